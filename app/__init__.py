@@ -1,0 +1,1 @@
+"""Eventful TODO: the shared core (settings, database, models, event contracts) and the HTTP API."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: FastAPI application, dependencies, routes and error handlers."""

@@ -1,0 +1,75 @@
+"""Async engine, session factory and the unit of work that writes domain events to the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.events import Event
+from app.outbox import append_to_outbox
+
+
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    """An engine with a pre-pinged pool, so a restarted PostgreSQL costs one failed checkout."""
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class UnitOfWork:
+    """One transaction: rolls back unless `commit()` is called.
+
+    Domain events collected with `add_event` are appended to the outbox inside the same
+    transaction at commit, so a state change and its announcement land together or not at all.
+    """
+
+    session: AsyncSession
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._events: list[Event] = []
+
+    async def __aenter__(self) -> Self:
+        self.session = self._session_factory()
+        self._events = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def add_event(self, event: Event) -> None:
+        self._events.append(event)
+
+    @property
+    def pending_events(self) -> Sequence[Event]:
+        return tuple(self._events)
+
+    async def commit(self) -> None:
+        if self._events:
+            await append_to_outbox(self.session, self._events)
+            self._events = []
+        await self.session.commit()

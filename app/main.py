@@ -1,0 +1,1 @@
+"""ASGI entry point: `uvicorn app.main:app`."""

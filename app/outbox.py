@@ -1,0 +1,41 @@
+"""Append events to the outbox inside the caller's transaction and wake the relay."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.events import Event
+from app.models import OutboxEvent
+
+#: Channel the relay LISTENs on. NOTIFY is transactional: delivered only when the writer commits.
+OUTBOX_CHANNEL = "outbox"
+DEFAULT_TOPIC = "events"
+
+
+def outbox_row(event: Event, *, topic: str = DEFAULT_TOPIC) -> dict[str, object]:
+    """The outbox row of one event (also used by set-based writers such as the scheduler)."""
+    return {
+        "event_id": event.event_id,
+        "topic": topic,
+        "key": event.key,
+        "type": event.type,
+        "payload": event.model_dump(mode="json"),
+        "occurred_at": event.occurred_at,
+    }
+
+
+async def append_to_outbox(
+    session: AsyncSession, events: Sequence[Event], *, topic: str = DEFAULT_TOPIC
+) -> None:
+    """Insert the events in order and NOTIFY the relay; both take effect at commit."""
+    if not events:
+        return
+    await session.execute(insert(OutboxEvent), [outbox_row(e, topic=topic) for e in events])
+    await notify_relay(session)
+
+
+async def notify_relay(session: AsyncSession) -> None:
+    await session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))

@@ -1,0 +1,73 @@
+"""Configuration from the environment only: a common base and one subclass per service."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import Field, PostgresDsn, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "development-only-secret-change-me-please-32b"  # noqa: S105 - refused in production
+MIN_SECRET_LENGTH = 32
+
+
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class CommonSettings(BaseSettings):
+    """Settings every process shares: where PostgreSQL and Kafka are, and how to log."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    app_env: AppEnv = AppEnv.DEVELOPMENT
+    database_url: Annotated[
+        PostgresDsn,
+        Field(description="SQLAlchemy URL, postgresql+psycopg://user:password@host:port/db"),
+    ] = PostgresDsn("postgresql+psycopg://todo:todo@127.0.0.1:5432/todo")
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    db_max_overflow: Annotated[int, Field(ge=0, le=200)] = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic: str = "events"
+    log_level: str = "INFO"
+    log_json: Annotated[bool, Field(description="One JSON object a line (containers)")] = True
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env is AppEnv.PRODUCTION
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return str(self.database_url)
+
+
+class ApiSettings(CommonSettings):
+    """The HTTP API (`python -m app`, `app.main:app`)."""
+
+    jwt_secret: Annotated[str, Field(description="HS256 key; at least 32 characters")] = (
+        DEV_JWT_SECRET
+    )
+    jwt_ttl_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 3600
+    api_host: str = "127.0.0.1"
+    api_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    api_workers: Annotated[int, Field(ge=1, le=64)] = 1
+    argon2_memory_kib: Annotated[int, Field(ge=8 * 1024)] = 19 * 1024
+    argon2_time_cost: Annotated[int, Field(ge=1)] = 2
+    argon2_parallelism: Annotated[int, Field(ge=1)] = 1
+    login_max_failures: Annotated[int, Field(ge=1)] = 5
+    login_failure_window_seconds: Annotated[int, Field(ge=1)] = 300
+    cors_origins: list[str] = []
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret_outside_development(self) -> Self:
+        if self.app_env is AppEnv.DEVELOPMENT:
+            return self
+        if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < MIN_SECRET_LENGTH:
+            msg = (
+                f"JWT_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                "characters when APP_ENV is not 'development'"
+            )
+            raise ValueError(msg)
+        return self

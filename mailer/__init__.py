@@ -1,0 +1,1 @@
+"""Mailer: consumes events and sends each daily digest email once in effect."""

@@ -1,0 +1,1 @@
+"""Scheduler: writes one daily digest request per user into the outbox."""

@@ -1,0 +1,76 @@
+"""Shared fixtures: a fresh migrated database per test session, clean tables per test, Kafka."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.db import make_engine, make_session_factory
+from tests.migrations import create_database, drop_database, upgrade
+from tests.services import kafka_bootstrap_servers, postgres_admin_url
+
+TABLES = ("processed_events", "outbox", "tasks", "users", "login_attempts")
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> Iterator[str]:
+    with postgres_admin_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_url: str) -> Iterator[str]:
+    """A database of this test session's own, at the head migration."""
+    name = f"todo_test_{uuid.uuid4().hex[:12]}"
+    create_database(admin_url, name)
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_database(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url, pool_size=5, max_overflow=20)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncEngine:
+    """The session's engine, with every table emptied before the test."""
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture(scope="session")
+def kafka_servers() -> Iterator[str]:
+    with kafka_bootstrap_servers() as servers:
+        yield servers
+
+
+@pytest.fixture
+async def topic(kafka_servers: str) -> AsyncIterator[str]:
+    """A topic of this test's own, with 3 partitions."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()

@@ -1,0 +1,47 @@
+"""Create, migrate and drop test databases with the product's own Alembic migrations."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, make_url, text
+
+from alembic import command
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(url: str) -> Config:
+    """The repository's alembic.ini, pointed at `url` as `alembic -x url=...` would be."""
+    cfg = Config(str(ROOT / "alembic.ini"), cmd_opts=argparse.Namespace(x=[f"url={url}"]))
+    cfg.attributes["configure_logging"] = False
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def _admin_engine(admin_url: str) -> Engine:
+    url = make_url(admin_url).set(drivername="postgresql+psycopg")
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+def create_database(admin_url: str, name: str) -> None:
+    engine = _admin_engine(admin_url)
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    engine = _admin_engine(admin_url)
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()

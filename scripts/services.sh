@@ -131,10 +131,15 @@ YAML
   fi
 }
 
-kafka_java() {
-  java -Xms128m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$KAFKA_DATA/log4j2.yaml" -cp "$KAFKA_LIBS/*" "$@"
+kafka_jvm() {
+  printf '%s\n' -Xms128m -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djava.awt.headless=true -Dlog4j2.configurationFile="$KAFKA_DATA/log4j2.yaml" -cp "$KAFKA_LIBS/*"
 }
+
+kafka_java() { mapfile -t jvm < <(kafka_jvm); java "${jvm[@]}" "$@"; }
+
+# The broker replaces its subshell, so the pid file names the JVM itself.
+kafka_exec() { mapfile -t jvm < <(kafka_jvm); exec java "${jvm[@]}" "$@"; }
 
 kafka_running() { [ -f "$KAFKA_PID" ] && kill -0 "$(cat "$KAFKA_PID")" 2>/dev/null; }
 
@@ -143,7 +148,7 @@ kafka_start() {
   kafka_fetch
   kafka_init
   local t0=$SECONDS
-  kafka_java kafka.Kafka "$KAFKA_DATA/server.properties" >>"$KAFKA_DATA/server.log" 2>&1 &
+  (kafka_exec kafka.Kafka "$KAFKA_DATA/server.properties" >>"$KAFKA_DATA/server.log" 2>&1 </dev/null) &
   echo $! >"$KAFKA_PID"
   wait_port Kafka "$KAFKA_PORT" 120 || { tail -n 30 "$KAFKA_DATA/server.log" >&2; return 1; }
   log "Kafka $KAFKA_VERSION up on 127.0.0.1:$KAFKA_PORT in $((SECONDS - t0)) s (pid $(cat "$KAFKA_PID"))"

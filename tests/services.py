@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +43,9 @@ def postgres_admin_url() -> Iterator[str]:
         return
     if not _docker_available():
         unavailable("PostgreSQL", "DATABASE_URL")
-    from testcontainers.postgres import PostgresContainer  # noqa: PLC0415 - only with Docker
+    from testcontainers.community.postgres import (  # noqa: PLC0415 - only with Docker
+        PostgresContainer,
+    )
 
     with PostgresContainer(POSTGRES_IMAGE, driver="psycopg") as pg:
         yield pg.get_connection_url()
@@ -56,7 +59,41 @@ def kafka_bootstrap_servers() -> Iterator[str]:
         return
     if not _docker_available():
         unavailable("Kafka", "KAFKA_BOOTSTRAP_SERVERS")
-    from testcontainers.kafka import KafkaContainer  # noqa: PLC0415 - only with Docker
+    with _apache_kafka_container() as servers:
+        yield servers
 
-    with KafkaContainer(KAFKA_IMAGE).with_kraft() as kafka:
-        yield kafka.get_bootstrap_server()
+
+@contextmanager
+def _apache_kafka_container() -> Iterator[str]:
+    """The official apache/kafka image as one KRaft node (testcontainers' KafkaContainer is
+    Confluent-specific). The advertised listener must name the host port, so pick it first."""
+    from testcontainers.core.container import DockerContainer  # noqa: PLC0415 - only with Docker
+    from testcontainers.core.wait_strategies import (  # noqa: PLC0415
+        LogMessageWaitStrategy,
+    )
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{port}",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+    }
+    container = DockerContainer(KAFKA_IMAGE).with_bind_ports(9092, port)
+    for key, value in env.items():
+        container = container.with_env(key, value)
+    container = container.waiting_for(LogMessageWaitStrategy("Kafka Server started"))
+    with container:
+        yield f"127.0.0.1:{port}"

@@ -1,0 +1,46 @@
+"""Settings come from the environment and refuse unsafe secrets outside development."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import DEV_JWT_SECRET, ApiSettings, AppEnv
+
+pytestmark = pytest.mark.unit
+
+
+def test_development_accepts_the_built_in_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.setenv("APP_ENV", "development")
+    assert ApiSettings().jwt_secret == DEV_JWT_SECRET
+
+
+def test_production_refuses_the_built_in_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.setenv("APP_ENV", "production")
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        ApiSettings()
+
+
+def test_production_refuses_a_short_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("JWT_SECRET", "too-short")
+    with pytest.raises(ValidationError, match="at least 32"):
+        ApiSettings()
+
+
+def test_production_accepts_a_long_random_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("JWT_SECRET", "x" * 48)
+    settings = ApiSettings()
+    assert settings.app_env is AppEnv.PRODUCTION
+    assert settings.is_production
+
+
+def test_database_url_and_kafka_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u:p@db.local:6543/todo")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "k1:9092,k2:9092")
+    settings = ApiSettings()
+    assert settings.sqlalchemy_url == "postgresql+psycopg://u:p@db.local:6543/todo"
+    assert settings.kafka_bootstrap_servers == "k1:9092,k2:9092"

@@ -33,7 +33,10 @@ async def append_to_outbox(
     """Insert the events in order and NOTIFY the relay; both take effect at commit."""
     if not events:
         return
-    await session.execute(insert(OutboxEvent), [outbox_row(e, topic=topic) for e in events])
+    # One multi-row INSERT on the table, without RETURNING: the API role may insert into the
+    # outbox but read nothing back from it.
+    rows = [outbox_row(e, topic=topic) for e in events]
+    await session.execute(insert(OutboxEvent.__table__).values(rows))
     await notify_relay(session)
 
 

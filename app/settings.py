@@ -53,12 +53,29 @@ class ApiSettings(CommonSettings):
     api_host: str = "127.0.0.1"
     api_port: Annotated[int, Field(ge=1, le=65535)] = 8000
     api_workers: Annotated[int, Field(ge=1, le=64)] = 1
-    argon2_memory_kib: Annotated[int, Field(ge=8 * 1024)] = 19 * 1024
-    argon2_time_cost: Annotated[int, Field(ge=1)] = 2
-    argon2_parallelism: Annotated[int, Field(ge=1)] = 1
-    login_max_failures: Annotated[int, Field(ge=1)] = 5
+    api_root_path: Annotated[
+        str, Field(description="Path prefix a proxy strips, e.g. /api, so /docs finds its schema")
+    ] = ""
+    api_forwarded_allow_ips: Annotated[
+        str,
+        Field(description="Proxies trusted for X-Forwarded-For (the client address for limits)"),
+    ] = "127.0.0.1"
+    api_graceful_shutdown_seconds: Annotated[int, Field(ge=1, le=300)] = 10
+    argon2_memory_kib: Annotated[
+        int, Field(ge=8 * 1024, description="argon2id memory cost; see docs/decisions/0003")
+    ] = 19 * 1024
+    argon2_time_cost: Annotated[int, Field(ge=1, description="argon2id iterations")] = 2
+    argon2_parallelism: Annotated[int, Field(ge=1, description="argon2id lanes")] = 1
+    login_max_failures: Annotated[
+        int, Field(ge=1, description="Failed logins per email within the window before 429")
+    ] = 5
+    login_max_failures_per_client: Annotated[
+        int, Field(ge=1, description="Failed logins per client address within the window")
+    ] = 50
     login_failure_window_seconds: Annotated[int, Field(ge=1)] = 300
-    cors_origins: list[str] = []
+    cors_origins: Annotated[
+        list[str], Field(description="Origins allowed cross-origin; empty (default) = CORS off")
+    ] = []
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:

@@ -1,0 +1,75 @@
+"""Dependencies: settings, the unit of work, the current user and the task they own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+
+from app.api.errors import unauthorized
+from app.api.state import AppState
+from app.db import UnitOfWork
+from app.models import Task, User
+from app.security import user_id_from_token
+from app.tasks import get_owned_task
+from app.users import get_user
+
+# Relative, so the /docs "Authorize" button also works behind a proxy prefix such as /api/.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/login", auto_error=False)
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.api
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_uow(state: StateDep) -> AsyncIterator[UnitOfWork]:
+    async with UnitOfWork(state.session_factory) as uow:
+        yield uow
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+async def get_session(uow: UowDep) -> AsyncSession:
+    return uow.session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_current_user(
+    token: Annotated[str | None, Depends(oauth2_scheme)], state: StateDep, session: SessionDep
+) -> User:
+    """The user the bearer token names; a valid token for a deleted user is still refused."""
+    if not token:
+        raise unauthorized()
+    user_id = user_id_from_token(token, secret=state.settings.jwt_secret)
+    user = await get_user(session=session, user_id=user_id)
+    if user is None:
+        raise unauthorized("Invalid or expired token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_owned_task_for_update(
+    task_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> Task:
+    """The caller's task, locked for this transaction; someone else's is a plain 404."""
+    task = await get_owned_task(session=session, user_id=user.id, task_id=task_id, for_update=True)
+    if task is None:
+        raise HTTPException(404, "Task not found")
+    return task
+
+
+OwnedTask = Annotated[Task, Depends(get_owned_task_for_update)]

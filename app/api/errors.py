@@ -1,0 +1,118 @@
+"""One error shape for every failure: RFC 9457 problem details (`application/problem+json`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from app.ratelimit import LoginRateLimitedError
+from app.security import InvalidTokenError
+from app.users import EmailAlreadyRegisteredError, InvalidCredentialsError
+
+PROBLEM_JSON = "application/problem+json"
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+log = structlog.get_logger(__name__)
+
+
+class FieldError(BaseModel):
+    """Where and why one input was refused (the input itself is never echoed back)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """The body of every 4xx/5xx response."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    errors: list[FieldError] | None = None,
+) -> JSONResponse:
+    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, errors=errors)
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status, headers=headers, media_type=PROBLEM_JSON
+    )
+
+
+def unauthorized(detail: str = "Not authenticated") -> HTTPException:
+    return HTTPException(401, detail, headers=BEARER_CHALLENGE)
+
+
+#: For `responses=` on routes, so /docs shows the error bodies too (400: a body that is not
+#: text in its declared charset, which FastAPI refuses before validation).
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": Problem, "description": HTTPStatus(status).phrase} for status in statuses
+    }
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldError(loc=list(e.get("loc", ())), msg=e.get("msg", ""), type=e.get("type", ""))
+        for e in exc.errors()
+    ]
+    return problem_response(422, "The request is not valid", errors=errors)
+
+
+async def _email_taken(_: Request, __: Exception) -> JSONResponse:
+    return problem_response(409, "This email is already registered")
+
+
+async def _bad_credentials(_: Request, __: Exception) -> JSONResponse:
+    return problem_response(401, "Incorrect email or password", headers=BEARER_CHALLENGE)
+
+
+async def _bad_token(_: Request, __: Exception) -> JSONResponse:
+    return problem_response(401, "Invalid or expired token", headers=BEARER_CHALLENGE)
+
+
+async def _rate_limited(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LoginRateLimitedError)
+    log.warning("login_rate_limited", retry_after=exc.retry_after_seconds)
+    return problem_response(
+        429,
+        "Too many failed logins; try again later",
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+    )
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # Starlette re-raises it after this response, and the server logs the traceback once.
+    log.error("unhandled_error", error_type=type(exc).__name__)
+    return problem_response(500, "Internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(EmailAlreadyRegisteredError, _email_taken)
+    app.add_exception_handler(InvalidCredentialsError, _bad_credentials)
+    app.add_exception_handler(InvalidTokenError, _bad_token)
+    app.add_exception_handler(LoginRateLimitedError, _rate_limited)
+    app.add_exception_handler(Exception, _unexpected)

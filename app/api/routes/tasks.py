@@ -1,0 +1,59 @@
+"""`/tasks`: the caller's tasks. The owner always comes from the token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.api.deps import CurrentUser, OwnedTask, SessionDep, UowDep
+from app.api.errors import problem_responses
+from app.api.schemas import TaskCreate, TaskOut, TaskPatch, TaskQuery
+from app.tasks import create_task, delete_task, list_tasks, update_task
+
+router = APIRouter(prefix="/tasks", tags=["tasks"], responses=problem_responses(401, 422))
+
+
+@router.get(
+    "",
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "Tasks matching the filter, ignoring paging",
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            }
+        }
+    },
+)
+async def list_my_tasks(
+    query: Annotated[TaskQuery, Query()], user: CurrentUser, session: SessionDep, response: Response
+) -> list[TaskOut]:
+    """The caller's tasks, oldest first; `X-Total-Count` is the total matching `done`."""
+    tasks, total = await list_tasks(
+        session=session, user_id=user.id, done=query.done, limit=query.limit, offset=query.offset
+    )
+    response.headers["X-Total-Count"] = str(total)
+    return [TaskOut.model_validate(task) for task in tasks]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(400))
+async def add_task(body: TaskCreate, user: CurrentUser, uow: UowDep) -> TaskOut:
+    """Add a task."""
+    return TaskOut.model_validate(await create_task(uow=uow, user_id=user.id, title=body.title))
+
+
+@router.patch("/{task_id}", responses=problem_responses(400, 404))
+async def change_task(body: TaskPatch, task: OwnedTask, uow: UowDep) -> TaskOut:
+    """Rename, complete or reopen a task; fields left out stay as they are."""
+    await update_task(uow=uow, task=task, title=body.title, done=body.done)
+    return TaskOut.model_validate(task)
+
+
+@router.delete(
+    "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404)
+)
+async def remove_task(task: OwnedTask, uow: UowDep) -> None:
+    """Delete a task."""
+    await delete_task(uow=uow, task=task)

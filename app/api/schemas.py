@@ -1,0 +1,134 @@
+"""Request and response bodies. Requests refuse unknown fields: ids and owners stay server-set."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
+
+PASSWORD_MIN_LENGTH = 8
+# Bounded above so a megabyte "password" cannot buy a megabyte of hashing.
+PASSWORD_MAX_LENGTH = 128
+TITLE_MAX_LENGTH = 500
+MAX_OFFSET = 2**63 - 1
+MAX_PAGE_SIZE = 500
+
+
+def _normalise_email(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Email = Annotated[EmailStr, BeforeValidator(_normalise_email)]
+#: Login looks the email up as typed (normalised) and does not validate it: any miss is a 401.
+LoginEmail = Annotated[
+    str, BeforeValidator(_normalise_email), StringConstraints(min_length=1, max_length=320)
+]
+Password = Annotated[
+    str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+]
+LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)
+]
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+#: Whatever the database session's time zone, the API speaks UTC.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Registration(RequestModel):
+    email: Email
+    password: Password
+
+
+class LoginJson(RequestModel):
+    email: LoginEmail
+    password: LoginPassword
+
+
+class LoginForm(RequestModel):
+    """The OAuth2 password grant, as the /docs "Authorize" button sends it."""
+
+    grant_type: Literal["password"] | None = None
+    username: LoginEmail
+    password: LoginPassword
+    scope: str = ""
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class TaskCreate(RequestModel):
+    title: Title
+
+
+class TaskPatch(RequestModel):
+    """Omitted fields stay as they are; `null` is refused rather than guessed at."""
+
+    title: Title | None = None
+    done: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Self:
+        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        if nulls:
+            msg = f"may be omitted but not null: {', '.join(sorted(nulls))}"
+            raise ValueError(msg)
+        return self
+
+
+class TaskQuery(BaseModel):
+    """Filter and page `GET /tasks`."""
+
+    done: bool | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 100
+    # Bounded like PostgreSQL's bigint OFFSET, so an absurd value is a 422, not a 500.
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET)] = 0
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class UserOut(ResponseModel):
+    id: uuid.UUID
+    email: str
+    created_at: UtcDatetime
+
+
+class TaskOut(ResponseModel):
+    id: uuid.UUID
+    title: str
+    done: bool
+    created_at: UtcDatetime
+    done_at: UtcDatetime | None
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: Annotated[int, Field(description="Seconds until the token expires")]
+
+
+class Status(BaseModel):
+    status: Literal["ok"] = "ok"

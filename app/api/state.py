@@ -1,0 +1,20 @@
+"""What one running API process holds: settings and the adapters built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.ratelimit import LoginRateLimiter
+from app.security import Passwords
+from app.settings import ApiSettings
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    settings: ApiSettings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    passwords: Passwords
+    limiter: LoginRateLimiter

@@ -1,0 +1,115 @@
+"""Process-level behaviour: health, request ids, CORS, OpenAPI and the shared error shape."""
+
+from __future__ import annotations
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import make_url
+
+from tests.api.conftest import ClientFactory, assert_problem
+
+pytestmark = pytest.mark.api
+
+
+async def test_healthz_says_ok(client: AsyncClient) -> None:
+    response = await client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_says_ok_when_the_database_answers(client: AsyncClient) -> None:
+    assert (await client.get("/readyz")).json() == {"status": "ok"}
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(
+    make_client: ClientFactory, database_url: str
+) -> None:
+    missing = make_url(database_url).set(database="no_such_database_for_readyz")
+
+    async with make_client(database_url=missing.render_as_string(hide_password=False)) as client:
+        assert_problem(await client.get("/readyz"), 503)
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_every_response_carries_a_request_id(client: AsyncClient) -> None:
+    first = await client.get("/healthz")
+    second = await client.get("/healthz")
+
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+
+async def test_a_plain_incoming_request_id_is_kept_and_an_unsafe_one_replaced(
+    client: AsyncClient,
+) -> None:
+    kept = await client.get("/healthz", headers={"X-Request-ID": "edge-1234.abc"})
+    replaced = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
+
+    assert kept.headers["x-request-id"] == "edge-1234.abc"
+    assert replaced.headers["x-request-id"] != "bad id\twith spaces"
+
+
+async def test_cors_is_off_by_default(client: AsyncClient) -> None:
+    response = await client.options(
+        "/tasks",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_configured_cors_origins_are_allowed_and_see_the_total_header(
+    make_client: ClientFactory,
+) -> None:
+    async with make_client(cors_origins=["https://todo.example"]) as client:
+        preflight = await client.options(
+            "/tasks",
+            headers={"Origin": "https://todo.example", "Access-Control-Request-Method": "GET"},
+        )
+        simple = await client.get("/healthz", headers={"Origin": "https://todo.example"})
+
+    assert preflight.headers["access-control-allow-origin"] == "https://todo.example"
+    assert "x-total-count" in simple.headers["access-control-expose-headers"].lower()
+
+
+async def test_unknown_paths_and_methods_use_the_error_shape(client: AsyncClient) -> None:
+    assert_problem(await client.get("/nowhere"), 404)
+    assert_problem(await client.put("/tasks"), 405)
+
+
+async def test_openapi_documents_every_endpoint_and_the_bearer_scheme(
+    client: AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+
+    assert {(path, method) for path, ops in schema["paths"].items() for method in ops} == {
+        ("/auth/register", "post"),
+        ("/auth/login", "post"),
+        ("/tasks", "get"),
+        ("/tasks", "post"),
+        ("/tasks/{task_id}", "patch"),
+        ("/tasks/{task_id}", "delete"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+    }
+    scheme = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    assert scheme["flows"]["password"]["tokenUrl"] == "auth/login"
+    login_body = schema["paths"]["/auth/login"]["post"]["requestBody"]["content"]
+    assert set(login_body) == {"application/json", "application/x-www-form-urlencoded"}
+    assert schema["paths"]["/tasks"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
+
+
+async def test_the_interactive_docs_are_served(client: AsyncClient) -> None:
+    response = await client.get("/docs")
+
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()
+
+
+async def test_behind_a_proxy_prefix_the_docs_find_their_schema(
+    make_client: ClientFactory,
+) -> None:
+    async with make_client(root_path="/api") as client:
+        docs = await client.get("/docs")
+
+    assert "/api/openapi.json" in docs.text

@@ -1,0 +1,120 @@
+"""The client's pure modules, run in the browser that runs the app (no Node needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import Page
+
+pytestmark = pytest.mark.browser
+
+
+async def run(page: Page, module: str, body: str) -> Any:
+    """Evaluate `body` (an async function of the imported module `m`) in the page."""
+    return await page.evaluate(f"import('/js/{module}').then(async (m) => {{ {body} }})")
+
+
+async def test_error_bodies_in_every_shape_the_api_may_send_are_understood(page: Page) -> None:
+    parsed = await run(
+        page,
+        "api.js",
+        """
+        return [
+          m.parseErrorBody({
+            title: 'Unprocessable Entity', status: 422, detail: 'The request is not valid',
+            errors: [{loc: ['body', 'password'], msg: 'String too short', type: 't'}],
+          }),
+          m.parseErrorBody({
+            detail: [{loc: ['body', 'email'], msg: 'not a valid email', type: 'x'}],
+          }),
+          m.parseErrorBody({detail: 'Not authenticated'}),
+          m.parseErrorBody('<html>502 Bad Gateway</html>'),
+        ];
+        """,
+    )
+    assert parsed == [
+        {
+            "message": "The request is not valid",
+            "fields": [{"field": "password", "message": "String too short"}],
+        },
+        {"message": "", "fields": [{"field": "email", "message": "not a valid email"}]},
+        {"message": "Not authenticated", "fields": []},
+        {"message": "<html>502 Bad Gateway</html>", "fields": []},
+    ]
+
+
+async def test_messages_name_the_problem_and_the_wait(page: Page) -> None:
+    messages = await run(
+        page,
+        "messages.js",
+        """
+        const {ApiError} = await import('/js/api.js');
+        const said = (status, context, extra = {}) =>
+          m.describeError(new ApiError({status, message: '', ...extra}), context).summary;
+        return {
+          taken: said(409, 'register'),
+          wrong: said(401, 'login'),
+          limited: said(429, 'login', {retryAfter: 42}),
+          offline: said(0, 'task'),
+          gateway: said(502, 'task'),
+          invalid: said(422, 'task', {fields: [{field: 'title', message: 'string too long'}]}),
+        };
+        """,
+    )
+    assert messages == {
+        "taken": "An account with this email already exists. Log in instead.",
+        "wrong": "Wrong email or password.",
+        "limited": "Too many attempts. Try again in 42 seconds.",
+        "offline": "Can't reach the server. Check your connection and try again.",
+        "gateway": "The server is having trouble (error 502). Please try again shortly.",
+        "invalid": "Title: String too long.",
+    }
+
+
+async def test_an_undo_restores_only_its_own_change(page: Page) -> None:
+    result = await run(
+        page,
+        "store.js",
+        """
+        const store = new m.Store();
+        const task = (id, done = false) => ({id, title: id, done, created_at: '', done_at: null});
+        store.receivePage({items: [task('a'), task('b'), task('c', true)],
+                           counts: {active: 2, done: 1}, append: false});
+        const undoDelete = store.remove('a');
+        store.rename('b', 'b renamed');
+        const undoComplete = store.setDone('b', true);
+        undoDelete();
+        const afterDelete = store.state.items.map((t) => t.title);
+        undoComplete();
+        return {afterDelete, counts: store.state.counts, b: store.find('b')};
+        """,
+    )
+    assert result["afterDelete"] == ["a", "b renamed", "c"]
+    assert result["counts"] == {"active": 2, "done": 1}
+    assert result["b"]["done"] is False
+    assert result["b"]["title"] == "b renamed"
+
+
+async def test_the_next_page_starts_after_the_pages_seen_not_after_local_additions(
+    page: Page,
+) -> None:
+    offsets = await run(
+        page,
+        "store.js",
+        """
+        const store = new m.Store();
+        const task = (id, done = false) => ({id, title: id, done, created_at: '', done_at: null});
+        store.startLoading('active');
+        store.receivePage({
+          items: [task('a'), task('b')], counts: {active: 5, done: 0}, append: false,
+        });
+        const seen = [store.nextOffset()];
+        store.addPending('new');
+        seen.push(store.nextOffset());
+        store.setDone('a', true);  // leaves the active filter: the server's pages shift by one
+        seen.push(store.nextOffset());
+        return {seen, hasMore: store.hasMore()};
+        """,
+    )
+    assert offsets == {"seen": [2, 2, 1], "hasMore": True}

@@ -1,0 +1,547 @@
+"""A small supervisor for the natively run system, shared by the e2e and fault tests and the bench.
+
+It starts the real entry points (`python -m app`, `-m relay`, `-m mailer`, `-m scheduler run-once`)
+as subprocesses configured only by environment variables, waits until each is healthy, and
+kills or restarts them on demand. Beside it: an SMTP server that records what it receives and can
+be told to fail with a 4xx, and the two reads every fault test ends with — the event ids that
+PostgreSQL committed to the outbox, and the event ids that are on the Kafka topic.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+Health = Callable[[], bool]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> Health:
+    def check() -> bool:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            return s.connect_ex((host, port)) == 0
+
+    return check
+
+
+def http_ok(url: str) -> Health:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> float:
+    """Poll `condition` until it holds; return the seconds it took or raise TimeoutError."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            msg = f"condition not met within {timeout} s"
+            raise TimeoutError(msg)
+        time.sleep(interval)
+    return time.monotonic() - start
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    """A clean environment for a service: only what a process needs plus the given variables."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env |= {"PYTHONUNBUFFERED": "1", "APP_ENV": "development", "LOG_JSON": "true"}
+    return env | overrides
+
+
+@dataclass
+class Service:
+    """One supervised process; its own process group, so a kill reaches its worker children."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_dir: Path
+    health: Health | None = None
+    port: int | None = None  # its HTTP port (API, or health and metrics of a worker)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.name}.log"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, f"{self.name} was never started"
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def healthy(self) -> bool:
+        return self.alive() and (self.health is None or self.health())
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            log.write(f"--- start #{self.starts + 1} {time.strftime('%X')} ---\n".encode())
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.starts += 1
+
+    def wait_healthy(self, timeout: float = 30.0) -> float:
+        def ready() -> bool:
+            if not self.alive():
+                msg = f"{self.name} exited with {self.returncode()}:\n{self.log_tail()}"
+                raise RuntimeError(msg)
+            return self.healthy()
+
+        try:
+            return wait_until(ready, timeout=timeout, interval=0.1)
+        except TimeoutError:
+            msg = f"{self.name} not healthy within {timeout} s:\n{self.log_tail()}"
+            raise TimeoutError(msg) from None
+
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Send `sig` to the whole process group (`kill -9` by default) and reap it."""
+        if not self.alive():
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(self.pid, sig)
+        if sig == signal.SIGKILL:
+            assert self.proc is not None
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM and wait for a clean exit; SIGKILL after `timeout`. Returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.alive():
+            with suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        # Any worker children left behind by a parent that died first go too.
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        return self.proc.returncode
+
+    def restart(self, timeout: float = 30.0) -> float:
+        self.stop()
+        self.start()
+        return self.wait_healthy(timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def rss_kib(self) -> int:
+        """Resident memory of the process and all its descendants (uvicorn workers), in KiB."""
+        return sum(_rss_kib(pid) for pid in _tree(self.pid)) if self.alive() else 0
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo += _children(current)
+    return pids
+
+
+def _rss_kib(pid: int) -> int:
+    with suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class System:
+    """The services of one test session or bench run; `close()` stops all of them."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.services: dict[str, Service] = {}
+
+    def add(
+        self,
+        name: str,
+        argv: list[str],
+        env: Mapping[str, str],
+        health: Health | None = None,
+        port: int | None = None,
+    ) -> Service:
+        service = Service(name, argv, dict(env), self.log_dir, health, port)
+        self.services[name] = service
+        return service
+
+    def start(self, *names: str, timeout: float = 60.0) -> None:
+        """Start the named services together, then wait until each is healthy."""
+        for name in names:
+            self.services[name].start()
+        for name in names:
+            self.services[name].wait_healthy(timeout)
+
+    def pids(self) -> dict[str, int]:
+        return {name: s.pid for name, s in self.services.items() if s.alive()}
+
+    def close(self) -> None:
+        for service in reversed(list(self.services.values())):
+            service.stop()
+
+
+@contextmanager
+def running_system(log_dir: Path) -> Iterator[System]:
+    system = System(log_dir)
+    try:
+        yield system
+    finally:
+        system.close()
+
+
+def api_argv() -> list[str]:
+    return [PYTHON, "-m", "app"]
+
+
+def relay_argv() -> list[str]:
+    return [PYTHON, "-m", "relay"]
+
+
+def mailer_argv() -> list[str]:
+    return [PYTHON, "-m", "mailer"]
+
+
+def run_scheduler_once(
+    env: Mapping[str, str], day: str, *, log: Path, timeout: float = 60.0
+) -> int:
+    """`python -m scheduler run-once --date day`; returns its exit code (non-zero is allowed)."""
+    with log.open("ab") as out:
+        done = subprocess.run(
+            [PYTHON, "-m", "scheduler", "run-once", "--date", day],
+            cwd=ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    return done.returncode
+
+
+# --- SMTP -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    message: EmailMessage
+    at: float
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"] or "")
+
+    @property
+    def event_id(self) -> uuid.UUID | None:
+        """The event id the Message-ID was derived from, if it carries one."""
+        match = UUID_RE.search(self.message_id)
+        return uuid.UUID(match.group(0)) if match else None
+
+    def text(self) -> str:
+        part = self.message.get_body(preferencelist=("plain",))
+        return "" if part is None else str(part.get_content())
+
+    def html(self) -> str:
+        part = self.message.get_body(preferencelist=("html",))
+        return "" if part is None else str(part.get_content())
+
+
+class _RecordingHandler:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.messages: list[Received] = []
+        self.failing_until = 0.0
+        self.rejected = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        with self.lock:
+            if time.monotonic() < self.failing_until:
+                self.rejected += 1
+                return "451 4.3.0 Temporarily unable to accept mail (test)"
+            raw = envelope.original_content or envelope.content or b""
+            if isinstance(raw, str):
+                raw = raw.encode()
+            message = email.message_from_bytes(raw, policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            self.messages.append(
+                Received(
+                    mail_from=str(envelope.mail_from),
+                    rcpt_tos=tuple(envelope.rcpt_tos),
+                    message=message,
+                    at=time.monotonic(),
+                )
+            )
+        return "250 2.0.0 OK"
+
+
+class SmtpServer:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that records messages and can fail on demand."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._handler = _RecordingHandler()
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> SmtpServer:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
+
+    @property
+    def messages(self) -> list[Received]:
+        with self._handler.lock:
+            return list(self._handler.messages)
+
+    @property
+    def rejected(self) -> int:
+        return self._handler.rejected
+
+    def fail_for(self, seconds: float) -> None:
+        """Answer every message with 451 (a transient failure) for the next `seconds`."""
+        with self._handler.lock:
+            self._handler.failing_until = time.monotonic() + seconds
+
+    def recover(self) -> None:
+        with self._handler.lock:
+            self._handler.failing_until = 0.0
+
+    def emails_per_event(self) -> Counter[uuid.UUID]:
+        return Counter(m.event_id for m in self.messages if m.event_id is not None)
+
+
+# --- Kafka and the outbox -----------------------------------------------------------------------
+
+
+async def topic_records(servers: str, topic: str, within: float = 30.0) -> list[dict[str, Any]]:
+    """Every record on `topic` from the beginning up to its end at the time of the call."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=servers,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + within
+        while not consumer.assignment():  # every partition, once the topic's metadata is in
+            if time.monotonic() > deadline:
+                msg = f"topic {topic} not found within {within} s"
+                raise LookupError(msg)
+            await consumer.getmany(timeout_ms=100)
+        tps = sorted(consumer.assignment())
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        records: list[dict[str, Any]] = []
+        while await _behind(consumer, ends):
+            if time.monotonic() > deadline:
+                msg = f"could not read {topic} to its end within {within} s"
+                raise TimeoutError(msg)
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                records += [_record(m) for m in messages]
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: Mapping[Any, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return True
+    return False
+
+
+def _record(message: Any) -> dict[str, Any]:
+    import json  # noqa: PLC0415 - local: only this helper decodes
+
+    headers = {k: v.decode() for k, v in (message.headers or [])}
+    value = json.loads(message.value) if message.value else {}
+    return {
+        "partition": message.partition,
+        "offset": message.offset,
+        "key": message.key.decode() if message.key else None,
+        "headers": headers,
+        "value": value,
+        "event_id": uuid.UUID(value.get("event_id") or headers["event_id"]),
+    }
+
+
+def sync_url(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql+psycopg").render_as_string(False)
+
+
+def outbox_event_ids(database_url: str) -> dict[uuid.UUID, str]:
+    """Every event PostgreSQL committed to the outbox (published or not): id -> type."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT event_id, type FROM outbox")).all()
+        return {row.event_id: row.type for row in rows}
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the outbox committed compared with what reached the topic."""
+
+    committed: int
+    on_topic: int
+    lost: frozenset[uuid.UUID]
+    republished: int  # at-least-once copies on the topic: allowed, consumers dedupe
+
+    @classmethod
+    def compare(cls, committed: Mapping[uuid.UUID, str], records: list[dict[str, Any]]) -> Delivery:
+        seen = Counter(r["event_id"] for r in records)
+        return cls(
+            committed=len(committed),
+            on_topic=len(seen),
+            lost=frozenset(set(committed) - set(seen)),
+            republished=sum(n - 1 for n in seen.values()),
+        )
+
+
+# --- one deployment: API + relays + mailers ----------------------------------------------------
+
+
+@dataclass
+class Deployment:
+    """The natively run system of one test session: its processes, settings and SMTP server."""
+
+    system: System
+    env: dict[str, str]
+    database_url: str
+    kafka_servers: str
+    smtp: SmtpServer
+    api_url: str = ""
+
+    @property
+    def topic(self) -> str:
+        return self.env["KAFKA_TOPIC"]
+
+    def service(self, name: str) -> Service:
+        return self.system.services[name]
+
+    def add_api(self, name: str = "api", workers: int = 1) -> Service:
+        port = free_port()
+        self.api_url = f"http://127.0.0.1:{port}"
+        env = self.env | {"API_PORT": str(port), "API_WORKERS": str(workers)}
+        return self.system.add(name, api_argv(), env, http_ok(f"{self.api_url}/healthz"), port)
+
+    def add_relay(self, name: str = "relay") -> Service:
+        port = free_port()
+        env = self.env | {"RELAY_METRICS_PORT": str(port)}
+        health = http_ok(f"http://127.0.0.1:{port}/healthz")
+        return self.system.add(name, relay_argv(), env, health, port)
+
+    def add_mailer(self, name: str = "mailer") -> Service:
+        port = free_port()
+        env = self.env | {"MAILER_HEALTH_PORT": str(port)}
+        health = http_ok(f"http://127.0.0.1:{port}/healthz")
+        return self.system.add(name, mailer_argv(), env, health, port)
+
+    def run_digest(self, day: str) -> int:
+        """One `python -m scheduler run-once --date day`; its exit code."""
+        return run_scheduler_once(self.env, day, log=self.system.log_dir / "scheduler.log")
+
+    def relay_leader(self) -> str | None:
+        """The relay whose /metrics says it holds the lock, if any."""
+        for name, service in self.system.services.items():
+            if name.startswith("relay") and service.alive() and service.port:
+                with suppress(httpx.HTTPError):
+                    metrics = httpx.get(f"http://127.0.0.1:{service.port}/metrics", timeout=2)
+                    if re.search(r"^relay_is_leader 1(\.0)?$", metrics.text, re.M):
+                        return name
+        return None
+
+    def healthy(self) -> dict[str, bool]:
+        return {name: s.healthy() for name, s in self.system.services.items()}
+
+
+def deployment_env(
+    *, database_url: str, kafka_servers: str, smtp: SmtpServer, run_id: str, **extra: str
+) -> dict[str, str]:
+    """The environment every service of one deployment shares (each adds its own port)."""
+    return base_env(
+        DATABASE_URL=database_url,
+        KAFKA_BOOTSTRAP_SERVERS=kafka_servers,
+        KAFKA_TOPIC=f"events-{run_id}",
+        KAFKA_DLQ_TOPIC=f"events-{run_id}.dlq",
+        MAILER_GROUP_ID=f"mailer-{run_id}",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp.port),
+        SMTP_SECURITY="none",
+        MAIL_FROM="Eventful TODO <digest@example.com>",
+        DIGEST_TIMEZONE="UTC",
+        **extra,
+    )

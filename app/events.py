@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 #: Namespace for ids derived from content (UUIDv5), e.g. one digest per (user, day).
 EVENT_NAMESPACE = uuid.UUID("6f1c3e2a-9b7d-5c4e-8a21-0d3f5b6c7e81")
+#: Validation context of decoding: what arrives must be complete, nothing is defaulted.
+WIRE = "wire"
 
 
 def utcnow() -> datetime:
@@ -34,6 +45,18 @@ class Event(BaseModel):
         Field(default_factory=utcnow)
     )
     user_id: Annotated[uuid.UUID, Field(description="The user; also the Kafka message key")]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _envelope_complete_on_the_wire(cls, data: Any, info: ValidationInfo) -> Any:
+        # Defaults are for producers. A decoded event without its id would be deduped on a
+        # random one, so on the wire both envelope fields are required.
+        if info.context == WIRE and isinstance(data, dict):
+            missing = [f for f in ("event_id", "occurred_at") if f not in data]
+            if missing:
+                msg = f"missing envelope field(s): {', '.join(missing)}"
+                raise ValueError(msg)
+        return data
 
     @field_validator("occurred_at")
     @classmethod
@@ -143,7 +166,7 @@ _any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 
 def decode_event(raw: bytes | str) -> AnyEvent:
     """Parse and validate one event from its JSON; raises `pydantic.ValidationError`."""
-    return _any_event.validate_json(raw)
+    return _any_event.validate_json(raw, context=WIRE)
 
 
 def encode_event(event: Event) -> str:

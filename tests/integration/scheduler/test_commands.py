@@ -1,0 +1,174 @@
+"""`python -m scheduler` as operators run it: real processes, real PostgreSQL, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.events import DailyDigestRequested
+from tests.integration.scheduler.conftest import ReadDigests
+from tests.integration.scheduler.factories import create_users
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def scheduler_env(database_url: str, **extra: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url, "LOG_JSON": "true", **extra}
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "scheduler",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def finish(process: asyncio.subprocess.Process) -> Finished:
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return Finished(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def run_command(env: dict[str, str], *args: str) -> Finished:
+    return await finish(await start(env, *args))
+
+
+async def poll(condition: Callable[[], Awaitable[bool]], *, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        await asyncio.sleep(0.1)
+
+
+async def test_run_once_prints_what_it_enqueued_and_what_already_existed(
+    db: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    read_digests: ReadDigests,
+) -> None:
+    await create_users(session_factory, 3, tasks=2)
+    env = scheduler_env(database_url)
+
+    first = await run_command(env, "run-once", "--date", "2026-01-01")
+    again = await run_command(env, "run-once", "--date", "2026-01-01")
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "day=2026-01-01 enqueued=3 existing=0"
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "day=2026-01-01 enqueued=0 existing=3"
+    assert len(await read_digests()) == 3
+
+
+async def test_run_once_rejects_a_malformed_date(database_url: str) -> None:
+    result = await run_command(scheduler_env(database_url), "run-once", "--date", "01/01/2026")
+
+    assert result.returncode == 2
+    assert "invalid fromisoformat value" in result.stderr
+
+
+async def test_daemon_catches_up_on_start_beats_and_stops_cleanly_on_sigterm(
+    db: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    read_digests: ReadDigests,
+    tmp_path: Path,
+) -> None:
+    users = await create_users(session_factory, 2)
+    beat = tmp_path / "heartbeat"
+    env = scheduler_env(
+        database_url,
+        # Fires every minute, so the latest scheduled run is always inside the grace period.
+        DIGEST_CRON="* * * * *",
+        DIGEST_GRACE_SECONDS="3600",
+        SCHEDULER_HEARTBEAT_FILE=str(beat),
+        SCHEDULER_HEARTBEAT_SECONDS="1",
+    )
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    daemon = await start(env)
+
+    async def caught_up() -> bool:
+        return len(await read_digests()) == 2 and beat.exists()
+
+    try:
+        await poll(caught_up)
+        healthy = await run_command(env, "healthcheck")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        stopped = await finish(daemon)
+
+    assert healthy.returncode == 0
+    assert stopped.returncode == 0, stopped.stderr
+    assert "scheduler stopped" in stopped.stderr
+    assert not beat.exists()
+    assert (await run_command(env, "healthcheck")).returncode == 1
+    digests = await read_digests()
+    expected_days = {yesterday, datetime.now(UTC).date() - timedelta(days=1)}  # midnight race
+    assert {d.event.event_id for d in digests} <= {
+        DailyDigestRequested.id_for(user.id, day) for user in users for day in expected_days
+    }
+
+
+async def test_sigterm_during_a_run_exits_cleanly_and_the_next_run_completes_it(
+    db: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    read_digests: ReadDigests,
+    tmp_path: Path,
+) -> None:
+    await create_users(session_factory, 300)
+    env = scheduler_env(
+        database_url,
+        DIGEST_CRON="* * * * *",
+        DIGEST_GRACE_SECONDS="3600",
+        DIGEST_PAGE_SIZE="1",  # 300 transactions: slow enough to be stopped in the middle
+        SCHEDULER_STOP_SECONDS="0.1",
+        SCHEDULER_HEARTBEAT_FILE=str(tmp_path / "heartbeat"),
+    )
+    daemon = await start(env)
+
+    async def started_writing() -> bool:
+        return len(await read_digests()) > 0
+
+    try:
+        await poll(started_writing)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        stopped = await finish(daemon)
+    written = len(await read_digests())
+    day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    rerun = await run_command(env, "run-once", "--date", day)
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert "scheduler stopped" in stopped.stderr
+    assert rerun.stdout.strip() == f"day={day} enqueued={300 - written} existing={written}"
+    assert len(await read_digests()) == 300

@@ -1,0 +1,126 @@
+"""The composition root: settings in, a running mailer out. Wrappers compose around one handler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from functools import partial
+from zoneinfo import ZoneInfo
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from mailer.consumer import ConsumerLoop
+from mailer.dead_letter import DeadLetters, KafkaDeadLetters, dead_letter
+from mailer.dedupe import DedupeStore, PostgresDedupeStore
+from mailer.handler import DigestHandler
+from mailer.health import serve_health
+from mailer.message import Handler
+from mailer.metrics import MailerMetrics
+from mailer.render import render_digest
+from mailer.retry import backoff, retry_database, retry_transient
+from mailer.settings import MailerSettings
+from mailer.topics import prepare_topics
+from mailer.transport import MailTransport, SmtpTransport
+
+log = structlog.get_logger(__name__)
+
+_STALLED_AFTER_S = 60.0
+
+
+def build_handler(
+    settings: MailerSettings,
+    *,
+    store: DedupeStore,
+    transport: MailTransport,
+    letters: DeadLetters,
+    metrics: MailerMetrics,
+) -> Handler:
+    """dead_letter(retry_database(retry_transient(DigestHandler)))."""
+    database_wait = backoff(
+        initial=settings.db_retry_initial_seconds, maximum=settings.db_retry_max_seconds
+    )
+    core = DigestHandler(
+        store=store,
+        transport=transport,
+        render=partial(
+            render_digest,
+            mail_from=settings.mail_from,
+            timezone=ZoneInfo(settings.digest_timezone),
+            message_id_domain=settings.mail_message_id_domain,
+        ),
+        record_wait=database_wait,
+        on_record_retry=metrics.retries.labels("database").inc,
+    )
+    smtp_wait = backoff(
+        initial=settings.smtp_retry_initial_seconds, maximum=settings.smtp_retry_max_seconds
+    )
+    handler = retry_transient(
+        core, attempts=settings.smtp_retry_attempts, wait=smtp_wait, metrics=metrics
+    )
+    handler = retry_database(handler, wait=database_wait, metrics=metrics)
+    return dead_letter(handler, letters=letters, wait=database_wait, metrics=metrics)
+
+
+async def run_mailer(
+    settings: MailerSettings, *, stop: asyncio.Event, registry: CollectorRegistry | None = None
+) -> None:
+    """Consume until `stop` is set, then finish in-flight sends, commit and close everything."""
+    metrics = MailerMetrics(registry or CollectorRegistry())
+    async with contextlib.AsyncExitStack() as resources:
+        # One claim transaction per message in flight. No pre-ping: that is a round trip per
+        # email, and a dead pooled connection already surfaces as a retried outage.
+        engine = create_async_engine(
+            settings.sqlalchemy_url,
+            pool_size=settings.mailer_concurrency,
+            max_overflow=settings.db_max_overflow,
+            pool_recycle=1800,
+        )
+        resources.push_async_callback(engine.dispose)
+        transport = SmtpTransport(settings)
+        resources.push_async_callback(transport.close)
+        if not await prepare_topics(settings, stop=stop):
+            return  # stopped while waiting for the topic
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        resources.push_async_callback(producer.stop)
+        kafka = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.mailer_group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        loop = ConsumerLoop(
+            kafka=kafka,
+            handler=build_handler(
+                settings,
+                store=PostgresDedupeStore(engine),
+                transport=transport,
+                letters=KafkaDeadLetters(producer, topic=settings.kafka_dlq_topic),
+                metrics=metrics,
+            ),
+            concurrency=settings.mailer_concurrency,
+            commit_interval=settings.mailer_commit_interval_seconds,
+            drain_timeout=settings.mailer_drain_timeout_seconds,
+            metrics=metrics,
+        )
+        if settings.mailer_health_port:
+            health = await serve_health(
+                host=settings.mailer_health_host,
+                port=settings.mailer_health_port,
+                registry=metrics.registry,
+                healthy=lambda: time.monotonic() - loop.last_poll < _STALLED_AFTER_S,
+            )
+            resources.push_async_callback(health.wait_closed)
+            resources.callback(health.close)
+        kafka.subscribe([settings.kafka_topic], listener=loop.listener)
+        await kafka.start()
+        resources.push_async_callback(kafka.stop)
+        log.info("mailer started", topic=settings.kafka_topic, group=settings.mailer_group_id)
+        await loop.run(stop)
+    log.info("mailer stopped")

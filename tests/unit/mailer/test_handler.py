@@ -1,0 +1,117 @@
+"""The core handler: decode, ignore, and send each digest once whatever the redelivery."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from functools import partial
+from zoneinfo import ZoneInfo
+
+import pytest
+from tenacity import wait_none
+
+from app.events import TaskCreated
+from mailer.handler import DigestHandler, KeyedLocks
+from mailer.message import Outcome, PermanentError, TransientError
+from mailer.render import render_digest
+from tests.unit.mailer.factories import digest, digest_message, message
+from tests.unit.mailer.fakes import FakeDedupeStore, FakeTransport
+
+pytestmark = pytest.mark.unit
+
+
+def make_handler(store: FakeDedupeStore, transport: FakeTransport) -> DigestHandler:
+    render = partial(
+        render_digest, mail_from="a@b.c", timezone=ZoneInfo("UTC"), message_id_domain="t"
+    )
+    return DigestHandler(store=store, transport=transport, render=render, record_wait=wait_none())
+
+
+async def test_a_new_digest_is_sent_and_recorded() -> None:
+    store, transport = FakeDedupeStore(), FakeTransport()
+    event = digest()
+    assert await make_handler(store, transport)(digest_message(event)) is Outcome.SENT
+    assert [m["To"] for m in transport.sent] == ["ada@example.com"]
+    assert store.processed == {event.event_id}
+
+
+async def test_a_recorded_digest_is_skipped_without_sending() -> None:
+    event = digest()
+    store, transport = FakeDedupeStore(processed={event.event_id}), FakeTransport()
+    assert await make_handler(store, transport)(digest_message(event)) is Outcome.DUPLICATE
+    assert transport.sent == []
+
+
+async def test_two_copies_in_flight_at_once_send_one_email() -> None:
+    event = digest()
+    store, transport = FakeDedupeStore(), FakeTransport(delay=0.01)
+    handler = make_handler(store, transport)
+    outcomes = await asyncio.gather(
+        handler(digest_message(event, offset=1)), handler(digest_message(event, offset=2))
+    )
+    assert sorted(outcomes) == [Outcome.DUPLICATE, Outcome.SENT]
+    assert len(transport.sent) == 1
+    assert transport.most_active == 1
+
+
+async def test_different_digests_are_sent_in_parallel() -> None:
+    store, transport = FakeDedupeStore(), FakeTransport(delay=0.01)
+    handler = make_handler(store, transport)
+    await asyncio.gather(*(handler(digest_message(digest())) for _ in range(5)))
+    assert transport.most_active == 5
+
+
+async def test_a_failed_send_leaves_the_event_unrecorded_for_a_retry() -> None:
+    store, transport = FakeDedupeStore(), FakeTransport(TransientError("451"))
+    event = digest()
+    with pytest.raises(TransientError):
+        await make_handler(store, transport)(digest_message(event))
+    assert store.processed == set()
+
+
+async def test_a_claim_lost_after_the_send_is_recorded_later_without_sending_again() -> None:
+    store = FakeDedupeStore(commit_failures=1, record_outages=3)
+    transport = FakeTransport()
+    event = digest()
+    assert await make_handler(store, transport)(digest_message(event)) is Outcome.SENT
+    assert store.processed == {event.event_id}
+    assert len(transport.sent) == 1
+
+
+async def test_other_event_types_are_ignored() -> None:
+    created = TaskCreated(user_id=uuid.uuid4(), task_id=uuid.uuid4(), title="x")
+    store, transport = FakeDedupeStore(), FakeTransport()
+    outcome = await make_handler(store, transport)(message(created.model_dump_json().encode()))
+    assert outcome is Outcome.IGNORED
+    assert store.claims == 0
+
+
+async def test_an_unknown_type_from_a_newer_producer_is_ignored() -> None:
+    handler = make_handler(FakeDedupeStore(), FakeTransport())
+    assert await handler(message(b'{"type": "task.archived", "v": 2}')) is Outcome.IGNORED
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"\xff\xfe", "undecodable"),
+        (b"[1, 2]", "undecodable"),
+        (None, "undecodable"),
+        (b'{"type": "email.daily_digest.requested", "email": 3}', "invalid-event"),
+    ],
+)
+async def test_a_message_that_cannot_be_a_digest_fails_permanently(
+    value: bytes | None, reason: str
+) -> None:
+    handler = make_handler(FakeDedupeStore(), FakeTransport())
+    with pytest.raises(PermanentError) as failure:
+        await handler(message(value))
+    assert failure.value.reason == reason
+
+
+async def test_keyed_locks_forget_keys_nobody_holds() -> None:
+    locks = KeyedLocks()
+    key = uuid.uuid4()
+    async with locks.hold(key):
+        assert len(locks) == 1
+    assert len(locks) == 0

@@ -1,0 +1,200 @@
+"""The claim-publish-mark loop: one transaction claims a batch, Kafka acks it, the rows are marked.
+
+A crash anywhere before the commit leaves the rows unpublished, so they are sent again by the
+next cycle (at least once); nothing is ever marked that Kafka did not acknowledge. Rows are
+claimed by their state (`published_at IS NULL`), never after an `id > last_seen` cursor, because
+ids are taken at insert but become visible at commit, out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+from tenacity.wait import wait_random_exponential
+
+from relay import metrics
+from relay.publisher import BrokerUnavailableError, Failure, Message, Publisher
+from relay.settings import RelaySettings
+
+log = structlog.get_logger(__name__)
+
+CLAIM = text(
+    """
+    SELECT id, event_id::text AS event_id, topic, key, type, payload::text AS value, headers,
+           extract(epoch FROM created_at) AS created
+    FROM outbox
+    WHERE published_at IS NULL AND parked_at IS NULL
+    ORDER BY id
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+    """
+)
+MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
+RECORD_FAILURE = text(
+    """
+    UPDATE outbox
+    SET attempts = attempts + 1, last_error = :error,
+        parked_at = CASE WHEN attempts + 1 >= :max_attempts THEN now() END
+    WHERE id = :id
+    RETURNING attempts, parked_at IS NOT NULL AS parked
+    """
+)
+
+ENVELOPE = frozenset({"event_type", "event_id", "content-type"})
+
+#: Checks, inside the claim transaction, that this process may still publish.
+type Fence = Callable[[AsyncSession], Awaitable[None]]
+
+
+class LeadershipLostError(Exception):
+    """Another relay may be publishing now: stop at once, abandon the batch."""
+
+
+class ShutdownRequestedError(Exception):
+    """Raised out of a backoff sleep when shutdown was requested."""
+
+
+def to_message(row: Sequence[Any]) -> Message:
+    """The envelope of one outbox row; the value is the stored JSON, never re-serialised."""
+    _id, event_id, topic, key, event_type, value, recorded, _created = row  # unpacking is fast
+    headers = [
+        ("event_type", event_type.encode()),
+        ("event_id", str(event_id).encode()),
+        ("content-type", b"application/json"),
+    ]
+    if recorded:  # e.g. a traceparent; the envelope's own headers cannot be overridden
+        headers += [(k, str(v).encode()) for k, v in recorded.items() if k not in ENVELOPE]
+    return Message(topic=topic, key=key.encode(), value=value.encode(), headers=headers)
+
+
+class Forwarder:
+    """Moves committed outbox rows to Kafka, one claimed batch per transaction."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        publisher: Publisher,
+        settings: RelaySettings,
+        *,
+        fence: Fence | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._publisher = publisher
+        self._settings = settings
+        self._fence = fence
+        self._claimed = 0
+
+    async def run_once(self) -> int:
+        """Claim, publish and mark one batch; returns how many rows Kafka acknowledged."""
+        await self._publisher.ensure_ready()  # during an outage: claim nothing at all
+        async with self._session_factory() as session, session.begin():
+            if self._fence is not None:
+                await self._fence(session)
+            rows = (await session.execute(CLAIM, {"batch": self._settings.relay_batch_size})).all()
+            self._claimed = len(rows)
+            if not rows:
+                return 0
+            outcomes = await self._publisher.publish([to_message(row) for row in rows])
+            acked_at = time.time()
+            acked = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
+            if acked:
+                await session.execute(MARK_PUBLISHED, {"ids": [row.id for row in acked]})
+            failed = [(r, o) for r, o in zip(rows, outcomes, strict=True) if o is not None]
+            for row, failure in failed:
+                if failure.permanent:
+                    await self._record_failure(session, row, failure)
+        metrics.PUBLISHED.inc(len(acked))
+        for row in acked:
+            metrics.LATENCY.observe(max(acked_at - float(row.created), 0.0))
+        if acked:
+            log.debug(
+                "batch published",
+                count=len(acked),
+                first_event_id=str(acked[0].event_id),
+                last_event_id=str(acked[-1].event_id),
+            )
+        if any(not failure.permanent for _, failure in failed):
+            raise BrokerUnavailableError(next(f.error for _, f in failed if not f.permanent))
+        return len(acked)
+
+    async def _record_failure(self, session: AsyncSession, row: Row[Any], failure: Failure) -> None:
+        # A parked row is a poison message: later rows of the same key go on without it, so a
+        # consumer sees a gap in that user's stream. The metric and this log line report it.
+        max_attempts = self._settings.relay_max_attempts
+        params = {"id": row.id, "error": failure.error, "max_attempts": max_attempts}
+        attempts, parked = (await session.execute(RECORD_FAILURE, params)).one()
+        metrics.ERRORS.labels(kind="rejected").inc()
+        event = log.bind(event_id=str(row.event_id), outbox_id=row.id, attempts=attempts)
+        if parked:
+            metrics.PARKED_TOTAL.inc()
+            metrics.PARKED.inc()
+            event.error("event parked", event_type=row.type, key=row.key, error=failure.error)
+        else:
+            event.warning("event rejected by the broker", error=failure.error)
+
+    async def run(self, *, wakeup: asyncio.Event, stop: asyncio.Event) -> None:
+        """Drain while there is work, then sleep until a NOTIFY, the fallback poll, or stop."""
+        while not stop.is_set():
+            wakeup.clear()  # before claiming, so a NOTIFY during the batch is not lost
+            try:
+                await self._run_once_with_backoff(stop)
+            except ShutdownRequestedError:
+                return
+            # A short batch means the backlog is drained: rows committed since the claim have
+            # notified, so the wait returns at once for them (no extra empty claim).
+            if self._claimed < self._settings.relay_batch_size:
+                await wait_any(wakeup, stop, seconds=self._settings.relay_poll_interval_seconds)
+
+    async def _run_once_with_backoff(self, stop: asyncio.Event) -> int:
+        async def sleep(seconds: float) -> None:
+            await wait_any(stop, seconds=seconds)
+            if stop.is_set():
+                raise ShutdownRequestedError
+
+        s = self._settings
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retryable),
+            wait=wait_random_exponential(
+                multiplier=s.relay_backoff_initial_seconds, max=s.relay_backoff_max_seconds
+            ),
+            sleep=sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        return await retrying(self.run_once)
+
+
+def _retryable(exc: BaseException) -> bool:
+    # Outages, lost connections and bugs alike are retried with backoff rather than crash-looping;
+    # cancellation (shutdown) and a lost lock end the loop instead.
+    return isinstance(exc, Exception) and not isinstance(
+        exc, LeadershipLostError | ShutdownRequestedError
+    )
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    kind = "broker" if isinstance(exc, BrokerUnavailableError) else type(exc).__name__
+    metrics.ERRORS.labels(kind=kind).inc()
+    wait = state.next_action.sleep if state.next_action else 0.0
+    log.warning("relay cycle failed, backing off", error=str(exc), kind=kind, retry_in=wait)
+
+
+async def wait_any(*events: asyncio.Event, seconds: float) -> None:
+    """Return when any of the events is set or the timeout passes, whichever is first."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    if not waiters:
+        await asyncio.sleep(seconds)
+        return
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

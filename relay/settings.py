@@ -1,0 +1,87 @@
+"""The relay's configuration: environment variables only (`RELAY_*` plus the common ones)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from psycopg.conninfo import make_conninfo
+from pydantic import Field
+from sqlalchemy import make_url
+
+from app.settings import CommonSettings
+
+#: Default advisory lock key: any bigint every relay of one deployment agrees on.
+DEFAULT_LOCK_KEY = 0x7265_6C61_7900  # "relay\0"
+
+
+class RelaySettings(CommonSettings):
+    """The outbox relay (`python -m relay`)."""
+
+    relay_batch_size: Annotated[
+        int, Field(ge=1, le=10_000, description="Rows claimed, sent and marked per transaction")
+    ] = 1000
+    relay_poll_interval_seconds: Annotated[
+        float, Field(gt=0, le=300, description="Fallback poll when no NOTIFY arrives")
+    ] = 2.0
+    relay_max_attempts: Annotated[
+        int, Field(ge=1, le=1000, description="Permanent failures of one row before it is parked")
+    ] = 5
+    relay_publish_timeout_seconds: Annotated[
+        float, Field(gt=0, description="Wait this long for a batch's acks, then call it an outage")
+    ] = 15.0
+    relay_backoff_initial_seconds: Annotated[float, Field(gt=0)] = 0.2
+    relay_backoff_max_seconds: Annotated[float, Field(gt=0)] = 10.0
+    relay_shutdown_grace_seconds: Annotated[
+        float, Field(ge=0, description="On SIGTERM, let the current batch finish this long")
+    ] = 10.0
+    relay_lock_key: Annotated[
+        int, Field(description="PostgreSQL advisory lock key that elects the one active relay")
+    ] = DEFAULT_LOCK_KEY
+    relay_leader_poll_seconds: Annotated[
+        float, Field(gt=0, le=60, description="How often a standby tries to take the lock")
+    ] = 1.0
+    relay_topic_partitions: Annotated[
+        int, Field(ge=1, description="Partitions of a topic the relay has to create")
+    ] = 6
+    relay_topic_replication_factor: Annotated[int, Field(ge=1)] = 1
+    relay_linger_ms: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=1000,
+            description="Producer linger; 0 is right here: a whole claimed batch is queued "
+            "before the producer sends anything, so lingering would only add latency",
+        ),
+    ] = 0
+    relay_max_batch_bytes: Annotated[
+        int, Field(ge=1024, description="Producer batch size per partition (aiokafka)")
+    ] = 256 * 1024
+    relay_max_request_size: Annotated[
+        int, Field(ge=1024, description="Largest message the producer will send")
+    ] = 1024 * 1024
+    relay_retention_seconds: Annotated[
+        float, Field(ge=0, description="Published rows older than this are purged")
+    ] = 7 * 24 * 3600.0
+    relay_purge_interval_seconds: Annotated[float, Field(gt=0)] = 300.0
+    relay_purge_batch_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    relay_gauge_interval_seconds: Annotated[
+        float, Field(gt=0, description="How often the backlog gauges are refreshed")
+    ] = 5.0
+    relay_metrics_host: str = "127.0.0.1"
+    relay_metrics_port: Annotated[
+        int, Field(ge=0, le=65535, description="/metrics and /healthz; 0 turns them off")
+    ] = 9108
+
+    @property
+    def libpq_conninfo(self) -> str:
+        """DATABASE_URL as a libpq conninfo for plain psycopg connections (LISTEN, the lock)."""
+        url = make_url(self.sqlalchemy_url)
+        parts: dict[str, str | int | None] = {
+            "host": url.host,
+            "port": url.port,
+            "dbname": url.database,
+            "user": url.username,
+            "password": url.password,
+        }
+        parts |= {k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}
+        return make_conninfo("", **{k: v for k, v in parts.items() if v is not None})

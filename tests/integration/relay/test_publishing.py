@@ -1,0 +1,107 @@
+"""Committed outbox rows reach Kafka as stored, in per-key order, and are marked published."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+
+from app.events import TaskCreated, decode_event
+from app.outbox import append_to_outbox
+from relay.forwarder import Forwarder
+from relay.publisher import KafkaPublisher
+from relay.wakeup import NotifyListener
+from tests.integration.relay.conftest import Harness, first_seen_order, has_all, poll, written_order
+
+pytestmark = pytest.mark.integration
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+SET_TRACEPARENT = text(
+    "UPDATE outbox SET headers = jsonb_build_object('traceparent', CAST(:tp AS text)) WHERE id = 1"
+)
+
+
+@pytest.fixture
+async def forwarder(relay: Harness) -> AsyncIterator[Forwarder]:
+    publisher = KafkaPublisher(relay.settings)
+    yield Forwarder(relay.session_factory, publisher, relay.settings)
+    await publisher.stop()
+
+
+async def drain(forwarder: Forwarder) -> int:
+    total = 0
+    while (published := await forwarder.run_once()) > 0:
+        total += published
+    return total
+
+
+async def test_every_committed_event_arrives_with_its_stored_bytes_headers_and_key_order(
+    relay: Harness, forwarder: Forwarder
+) -> None:
+    events = await relay.write(users=[uuid.uuid4() for _ in range(4)], per_key=60)
+    async with relay.engine.begin() as conn:
+        await conn.execute(SET_TRACEPARENT, {"tp": TRACEPARENT})
+        query = text("SELECT event_id::text, payload::text FROM outbox")
+        stored: dict[str, str] = dict((await conn.execute(query)).all())
+
+    assert await drain(forwarder) == len(events)
+
+    received = await relay.consume(until=has_all(set(stored)))
+    assert len(received) == len(events)
+    assert first_seen_order(received) == written_order(events)
+    for r in received:
+        assert r.value == stored[r.event_id].encode()  # byte for byte, never re-serialised
+        event = decode_event(r.value)
+        assert r.key == str(event.user_id)
+        assert r.headers["event_type"] == event.type.encode()
+        assert r.headers["content-type"] == b"application/json"
+    [traced] = [r for r in received if r.event_id == str(events[0].event_id)]
+    assert traced.headers["traceparent"] == TRACEPARENT.encode()
+    assert await relay.unpublished() == 0
+
+
+async def test_a_row_committed_after_a_later_id_is_still_published(
+    relay: Harness, forwarder: Forwarder
+) -> None:
+    early, late = (TaskCreated(user_id=uuid.uuid4(), task_id=uuid.uuid4(), title=t) for t in "el")
+    async with relay.session_factory() as first, first.begin():
+        await append_to_outbox(first, [early], topic=relay.topic)  # lower id, committed last
+        async with relay.session_factory() as second, second.begin():
+            await append_to_outbox(second, [late], topic=relay.topic)
+        assert await forwarder.run_once() == 1
+    assert await forwarder.run_once() == 1
+
+    ids = {str(early.event_id), str(late.event_id)}
+    received = await relay.consume(until=has_all(ids))
+    assert {r.event_id for r in received} == ids
+    assert await relay.unpublished() == 0
+
+
+async def test_a_notify_wakes_the_relay_long_before_the_fallback_poll(
+    relay: Harness, forwarder: Forwarder
+) -> None:
+    assert relay.settings.relay_poll_interval_seconds == 30.0
+    wakeup, stop = asyncio.Event(), asyncio.Event()
+    listener = NotifyListener(relay.settings.libpq_conninfo, wakeup, backoff_max=1)
+    listening = asyncio.create_task(listener.run())
+    running = asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop))
+
+    async def idle() -> bool:
+        return not wakeup.is_set()
+
+    async def published() -> bool:
+        return await relay.unpublished() == 0
+
+    try:
+        assert await poll(idle, seconds=10)
+        await relay.write(users=[uuid.uuid4()], per_key=1)
+        # Generous, yet far below the 30 s poll: only the NOTIFY can have woken it.
+        assert await poll(published, seconds=10)
+    finally:
+        stop.set()
+        await running
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.events import Event
-from app.outbox import append_to_outbox
+from app.outbox import DEFAULT_TOPIC, append_to_outbox
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
@@ -41,8 +41,11 @@ class UnitOfWork:
 
     session: AsyncSession
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, topic: str = DEFAULT_TOPIC
+    ) -> None:
         self._session_factory = session_factory
+        self._topic = topic
         self._events: list[Event] = []
 
     async def __aenter__(self) -> Self:
@@ -70,6 +73,6 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         if self._events:
-            await append_to_outbox(self.session, self._events)
+            await append_to_outbox(self.session, self._events, topic=self._topic)
             self._events = []
         await self.session.commit()

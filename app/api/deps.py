@@ -32,7 +32,7 @@ StateDep = Annotated[AppState, Depends(get_state)]
 
 
 async def get_uow(state: StateDep) -> AsyncIterator[UnitOfWork]:
-    async with UnitOfWork(state.session_factory) as uow:
+    async with UnitOfWork(state.session_factory, topic=state.settings.kafka_topic) as uow:
         yield uow
 
 

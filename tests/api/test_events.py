@@ -235,3 +235,16 @@ async def test_concurrent_completions_of_one_task_write_one_event(
 
     assert {r.status_code for r in responses} == {200}
     assert [row.type for row in (await outbox(db))[seen:]] == ["task.completed"]
+
+
+async def test_events_go_to_the_configured_kafka_topic(
+    make_client: ClientFactory, db: AsyncEngine
+) -> None:
+    async with make_client(kafka_topic="todo-events") as client:
+        response = await client.post(
+            "/auth/register", json={"email": "topic@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 201
+
+    rows = await outbox(db)
+    assert [(r.type, r.topic) for r in rows] == [("user.registered", "todo-events")]

@@ -11,9 +11,11 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SERVICES_DIR=${SERVICES_DIR:-$ROOT/var/services}
-PG_PORT=${PG_PORT:-55432}
-KAFKA_PORT=${KAFKA_PORT:-59092}
-KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-59093}
+# Below Linux's ephemeral range (32768-60999), so a client socket can never hold our port
+# while a service restarts.
+PG_PORT=${PG_PORT:-25432}
+KAFKA_PORT=${KAFKA_PORT:-29092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-29093}
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/compose/kafka/pom.xml")
 KAFKA_LIBS=${KAFKA_LIBS:-${XDG_CACHE_HOME:-$HOME/.cache}/eventful-todo/kafka-libs-$KAFKA_VERSION}
 KAFKA_HEAP=${KAFKA_HEAP:-512m}
@@ -47,8 +49,6 @@ pg_init() {
   as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   cat >>"$PG_DATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$PG_DATA'
 max_connections = 300
 shared_buffers = 256MB
 fsync = on
@@ -63,7 +63,8 @@ pg_start() {
   pg_init
   if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then log "PostgreSQL already running"; return 0; fi
   local t0=$SECONDS
-  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 start >/dev/null
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -o "-p $PG_PORT -k $PG_DATA" \
+    -w -t 60 start >/dev/null
   wait_port PostgreSQL "$PG_PORT" 30
   log "PostgreSQL up on 127.0.0.1:$PG_PORT in $((SECONDS - t0)) s"
 }

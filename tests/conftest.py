@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -57,9 +59,29 @@ async def db(engine: AsyncEngine) -> AsyncEngine:
 
 
 @pytest.fixture(scope="session")
-def kafka_servers() -> Iterator[str]:
+async def kafka_servers() -> AsyncIterator[str]:
     with kafka_bootstrap_servers() as servers:
+        await _wait_for_group_coordinator(servers)
         yield servers
+
+
+async def _wait_for_group_coordinator(servers: str, *, seconds: float = 60) -> None:
+    """A new broker creates `__consumer_offsets` on the first group request; until then every
+    group call fails with a retriable error. Pay that once here, not in a random test."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            try:
+                await admin.find_coordinator("warm-up")
+                return
+            except KafkaError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

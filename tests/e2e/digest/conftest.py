@@ -1,0 +1,52 @@
+"""The whole system run natively for the end-to-end tests: API, relay and mailer as real processes
+against a database and a topic of their own, with a real SMTP server that records what it gets."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url
+
+from tests.migrations import create_database, drop_database, upgrade
+from tests.system import Deployment, SmtpServer, delete_topics, deployment_env, running_system
+
+
+@pytest.fixture(scope="module")
+def e2e_database_url(admin_url: str) -> Iterator[str]:
+    """Not the session's shared database: other tests truncate that one while ours run."""
+    name = f"todo_e2e_{uuid.uuid4().hex[:12]}"
+    create_database(admin_url, name)
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_database(admin_url, name)
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    e2e_database_url: str, kafka_servers: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
+    with SmtpServer() as smtp, running_system(log_dir) as system:
+        env = deployment_env(
+            database_url=e2e_database_url,
+            kafka_servers=kafka_servers,
+            smtp=smtp,
+            run_id=uuid.uuid4().hex[:12],
+        )
+        deployed = Deployment(system, env, e2e_database_url, kafka_servers, smtp)
+        deployed.add_api()
+        deployed.add_relay()
+        deployed.add_mailer()
+        system.start("api", "relay", "mailer", timeout=60)
+        try:
+            yield deployed
+        finally:
+            system.close()
+            asyncio.run(delete_topics(kafka_servers, [env["KAFKA_TOPIC"], env["KAFKA_DLQ_TOPIC"]]))

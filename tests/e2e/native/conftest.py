@@ -1,0 +1,162 @@
+"""The native run (`make dev` = scripts/dev.sh) as it is, started once for these tests.
+
+Free ports, a database and a Kafka topic of this run's own, so it can run beside a developer's
+`make dev` and other test sessions on the shared PostgreSQL and Kafka; stopped the way a developer
+stops it, with Ctrl-C (SIGINT to the process group).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import mailbox
+import os
+import re
+import shlex
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from tests.migrations import drop_database
+from tests.system import ROOT, Service, delete_topics, free_port, http_ok, port_open, wait_until
+
+START_SECONDS = 120
+STOP_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class NativeRun:
+    """What a developer sees of one `scripts/dev.sh`: URLs, the Maildir and the printed commands."""
+
+    api_url: str  # through nginx
+    maildir: Path
+    env: dict[str, str]  # the environment dev.sh was started with
+    scheduler_database_url: str  # as dev.sh prints it in its "digest now" line
+    kafka_servers: str
+
+    @property
+    def topic(self) -> str:
+        return self.env["KAFKA_TOPIC"]
+
+    def digest_command(self, day: date) -> str:
+        """The one-shot digest exactly as dev.sh tells a developer to run it."""
+        return (
+            f"DATABASE_URL={shlex.quote(self.scheduler_database_url)}"
+            f" .venv/bin/python -m scheduler run-once --date {day.isoformat()}"
+        )
+
+    def run_digest(self, day: date) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", "-c", self.digest_command(day)],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def emails_to(self, address: str) -> list[EmailMessage]:
+        """Every email in the SMTP sink's Maildir addressed to `address`."""
+        found = []
+        box = mailbox.Maildir(self.maildir, create=False)
+        for key in box.iterkeys():
+            with suppress(KeyError):  # a message may move from new/ to cur/ as we read
+                raw = box.get_bytes(key)
+                message = email.message_from_bytes(raw, policy=email.policy.default)
+                assert isinstance(message, EmailMessage)
+                if address in str(message["X-RcptTo"] or message["To"]):
+                    found.append(message)
+        return found
+
+
+def _services_env() -> dict[str, str]:
+    """DATABASE_URL (superuser) and KAFKA_BOOTSTRAP_SERVERS of the platform script dev.sh uses."""
+    out = subprocess.run(
+        ["scripts/services.sh", "env"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return dict(word.split("=", 1) for word in shlex.split(out) if "=" in word and word != "export")
+
+
+def _stop_like_ctrl_c(service: Service) -> None:
+    """SIGINT to the whole group, as a terminal's Ctrl-C; wait until every process is gone."""
+    assert service.proc is not None
+    with suppress(ProcessLookupError):
+        os.killpg(service.pid, signal.SIGINT)
+
+    def group_gone() -> bool:
+        assert service.proc is not None
+        service.proc.poll()  # reap dev.sh itself: a zombie leader would keep the group alive
+        try:
+            os.killpg(service.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    try:
+        wait_until(group_gone, timeout=STOP_SECONDS, interval=0.2)
+    finally:
+        service.stop()  # SIGTERM, then SIGKILL to whatever is left: never leak processes
+
+
+@pytest.fixture(scope="session")
+def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeRun]:
+    run_id = uuid.uuid4().hex[:10]
+    dev_dir = tmp_path_factory.mktemp("native")
+    services = _services_env()
+    ports = {name: free_port() for name in ("WEB", "API", "SMTP", "RELAY_METRICS", "MAILER_HEALTH")}
+    env = dict(os.environ) | {f"DEV_{name}_PORT": str(port) for name, port in ports.items()}
+    env |= {
+        "DEV_DB": f"todo_native_{run_id}",
+        "DEV_DIR": str(dev_dir),
+        "PYTHONUNBUFFERED": "1",
+        # dev.sh leaves these at the services' defaults (`events`, group `mailer`); a topic and
+        # group of our own keep other runs on the shared broker out of our mailer and asserts.
+        "KAFKA_TOPIC": f"events-native-{run_id}",
+        "KAFKA_DLQ_TOPIC": f"events-native-{run_id}.dlq",
+        "MAILER_GROUP_ID": f"mailer-native-{run_id}",
+    }
+    web = f"http://127.0.0.1:{ports['WEB']}"
+    checks = [
+        http_ok(f"{web}/api/readyz"),
+        http_ok(f"http://127.0.0.1:{ports['RELAY_METRICS']}/healthz"),
+        http_ok(f"http://127.0.0.1:{ports['MAILER_HEALTH']}/healthz"),
+        port_open(ports["SMTP"]),
+        (dev_dir / "scheduler.heartbeat").exists,
+    ]
+    dev = Service("dev", ["scripts/dev.sh"], env, dev_dir, health=lambda: all(c() for c in checks))
+    dev.start()
+    try:
+        dev.wait_healthy(timeout=START_SECONDS)
+        printed = re.search(
+            r"digest now\s+DATABASE_URL=(\S+) \.venv/bin/python -m scheduler run-once",
+            dev.log_path.read_text(),
+        )
+        assert printed, f"dev.sh printed no digest command:\n{dev.log_tail()}"
+        yield NativeRun(
+            api_url=f"{web}/api",
+            maildir=dev_dir / "mail",
+            env=env,
+            scheduler_database_url=printed.group(1),
+            kafka_servers=services["KAFKA_BOOTSTRAP_SERVERS"],
+        )
+    finally:
+        try:
+            _stop_like_ctrl_c(dev)
+        finally:
+            drop_database(services["DATABASE_URL"], env["DEV_DB"])
+            asyncio.run(
+                delete_topics(
+                    services["KAFKA_BOOTSTRAP_SERVERS"],
+                    [env["KAFKA_TOPIC"], env["KAFKA_DLQ_TOPIC"]],
+                )
+            )

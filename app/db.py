@@ -17,13 +17,19 @@ from app.events import Event
 from app.outbox import DEFAULT_TOPIC, append_to_outbox
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
-    """An engine with a pre-pinged pool, so a restarted PostgreSQL costs one failed checkout."""
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = True
+) -> AsyncEngine:
+    """A pooled engine; with `pre_ping` a restarted PostgreSQL costs one failed checkout.
+
+    Without it a checkout costs no round trip; the first statement on a dead connection fails
+    instead, and SQLAlchemy then invalidates the whole pool, so only in-flight work is lost.
+    """
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )
 

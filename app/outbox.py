@@ -1,16 +1,20 @@
-"""Append events to the outbox inside the caller's transaction and wake the relay."""
+"""Append events to the outbox inside the caller's transaction.
+
+A statement-level trigger on `outbox` (migration 0004) NOTIFYs the relay on every insert, so
+writers need no round trip of their own to wake it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import Event
 from app.models import Base
 
-#: Channel the relay LISTENs on. NOTIFY is transactional: delivered only when the writer commits.
+#: Channel the relay LISTENs on (the trigger's NOTIFY is transactional: delivered at commit).
 OUTBOX_CHANNEL = "outbox"
 DEFAULT_TOPIC = "events"
 OUTBOX_TABLE = Base.metadata.tables["outbox"]
@@ -31,15 +35,10 @@ def outbox_row(event: Event, *, topic: str = DEFAULT_TOPIC) -> dict[str, object]
 async def append_to_outbox(
     session: AsyncSession, events: Sequence[Event], *, topic: str = DEFAULT_TOPIC
 ) -> None:
-    """Insert the events in order and NOTIFY the relay; both take effect at commit."""
+    """Insert the events in order; the rows and the relay's wake-up take effect at commit."""
     if not events:
         return
     # One multi-row INSERT on the table, without RETURNING: the API role may insert into the
     # outbox but read nothing back from it.
     rows = [outbox_row(e, topic=topic) for e in events]
     await session.execute(insert(OUTBOX_TABLE).values(rows))
-    await notify_relay(session)
-
-
-async def notify_relay(session: AsyncSession) -> None:
-    await session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))

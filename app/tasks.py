@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import UnitOfWork
 from app.events import Event, TaskCompleted, TaskCreated, TaskDeleted, TaskReopened, TaskUpdated
-from app.models import Task
+from app.models import Base, Task
+
+TASKS_TABLE = Base.metadata.tables["tasks"]
 
 
 def apply_changes(
@@ -37,7 +39,13 @@ async def create_task(*, uow: UnitOfWork, user_id: uuid.UUID, title: str) -> Tas
     """Add a task and announce `task.created`."""
     now = datetime.now(UTC)
     task = Task(id=uuid.uuid4(), user_id=user_id, title=title, done=False, created_at=now)
-    uow.session.add(task)
+    # A Core INSERT of the values we already hold: the ORM flush machinery costs more CPU than
+    # the statement itself, and nothing needs to come back from the database.
+    await uow.session.execute(
+        insert(TASKS_TABLE).values(
+            id=task.id, user_id=user_id, title=title, done=False, created_at=now
+        )
+    )
     uow.add_event(TaskCreated(user_id=user_id, task_id=task.id, title=title, occurred_at=now))
     await uow.commit()
     return task

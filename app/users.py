@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from psycopg.errors import UniqueViolation
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,8 +72,9 @@ async def authenticate(
     return user
 
 
-async def get_user(*, session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await session.get(User, user_id)
+async def user_exists(*, session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """One index probe, no entity loaded: all a bearer token needs checked on every request."""
+    return bool(await session.scalar(select(exists().where(User.id == user_id))))
 
 
 async def get_user_by_email(*, session: AsyncSession, email: str) -> User | None:

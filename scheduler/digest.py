@@ -20,7 +20,7 @@ from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events import DailyDigestRequested, DigestStats, utcnow
-from app.outbox import DEFAULT_TOPIC, notify_relay, outbox_row
+from app.outbox import DEFAULT_TOPIC, outbox_row
 
 log = structlog.get_logger(__name__)
 
@@ -133,10 +133,9 @@ async def _insert_new(
     rows = [outbox_row(event, topic=topic) for event in events]
     columns = {name: [row[name] for row in rows] for name in OUTBOX_COLUMNS}
     columns["payload"] = [json.dumps(payload) for payload in columns["payload"]]
-    inserted = cast("CursorResult[Any]", await session.execute(_INSERT_PAGE, columns)).rowcount
-    if inserted:
-        await notify_relay(session)
-    return inserted
+    # The outbox trigger wakes the relay (migration 0004).
+    result = await session.execute(_INSERT_PAGE, columns)
+    return cast("CursorResult[Any]", result).rowcount
 
 
 async def digest_pages(

@@ -1,4 +1,4 @@
-"""Dependencies: settings, the unit of work, the current user and the task they own."""
+"""Dependencies: settings, the unit of work, the current user's id and the task they own."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from starlette.exceptions import HTTPException
 from app.api.errors import unauthorized
 from app.api.state import AppState
 from app.db import UnitOfWork
-from app.models import Task, User
+from app.models import Task
 from app.security import user_id_from_token
 from app.tasks import get_owned_task
-from app.users import get_user
+from app.users import user_exists
 
 # Relative, so the /docs "Authorize" button also works behind a proxy prefix such as /api/.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="auth/login", auto_error=False)
@@ -46,27 +46,26 @@ async def get_session(uow: UowDep) -> AsyncSession:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_current_user(
+async def get_current_user_id(
     token: Annotated[str | None, Depends(oauth2_scheme)], state: StateDep, session: SessionDep
-) -> User:
-    """The user the bearer token names; a valid token for a deleted user is still refused."""
+) -> uuid.UUID:
+    """The id of the user the bearer token names; a valid token for a deleted user is refused."""
     if not token:
         raise unauthorized()
     user_id = user_id_from_token(token, secret=state.settings.jwt_secret)
-    user = await get_user(session=session, user_id=user_id)
-    if user is None:
+    if not await user_exists(session=session, user_id=user_id):
         raise unauthorized("Invalid or expired token")
-    return user
+    return user_id
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
 
 
 async def get_owned_task_for_update(
-    task_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    task_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
 ) -> Task:
     """The caller's task, locked for this transaction; someone else's is a plain 404."""
-    task = await get_owned_task(session=session, user_id=user.id, task_id=task_id, for_update=True)
+    task = await get_owned_task(session=session, user_id=user_id, task_id=task_id, for_update=True)
     if task is None:
         raise HTTPException(404, "Task not found")
     return task

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from app.ratelimit import LoginRateLimitedError
@@ -102,6 +103,15 @@ async def _rate_limited(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # Down, restarting or a connection lost mid-request: the pool is invalidated, a retry works.
+    assert isinstance(exc, OperationalError)
+    log.warning("database_unavailable", connection_invalidated=exc.connection_invalidated)
+    return problem_response(
+        503, "The database is unavailable; try again shortly", headers={"Retry-After": "1"}
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     # Starlette re-raises it after this response, and the server logs the traceback once.
     log.error("unhandled_error", error_type=type(exc).__name__)
@@ -115,4 +125,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidCredentialsError, _bad_credentials)
     app.add_exception_handler(InvalidTokenError, _bad_token)
     app.add_exception_handler(LoginRateLimitedError, _rate_limited)
+    app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

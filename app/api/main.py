@@ -29,17 +29,21 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             settings.sqlalchemy_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            # A ping per request is a round trip per request; a lost connection is a 503 instead.
+            pre_ping=False,
         )
+        passwords = Passwords.from_settings(settings)
         app.state.api = AppState(
             settings=settings,
             engine=engine,
             session_factory=make_session_factory(engine),
-            passwords=Passwords.from_settings(settings),
+            passwords=passwords,
             limiter=LoginRateLimiter.from_settings(settings),
         )
         try:
             yield
         finally:
+            passwords.close()
             await engine.dispose()
 
     app = FastAPI(

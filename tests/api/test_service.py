@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.api.conftest import ClientFactory, assert_problem
+from tests.api.conftest import Account, ClientFactory, assert_problem
 
 pytestmark = pytest.mark.api
 
@@ -30,6 +31,32 @@ async def test_readyz_is_503_when_the_database_is_unreachable(
     async with make_client(database_url=missing.render_as_string(hide_password=False)) as client:
         assert_problem(await client.get("/readyz"), 503)
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_connection_lost_under_the_pool_is_a_503_and_the_next_request_works(
+    client: AsyncClient, alice: Account, db: AsyncEngine
+) -> None:
+    # The pool does not ping on checkout: as after a PostgreSQL restart, the first request on a
+    # dead connection fails cleanly, the pool is invalidated, and the next one reconnects.
+    assert (await client.get("/tasks", headers=alice.headers)).status_code == 200
+    async with db.connect() as conn:
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            )
+        )
+
+    body = assert_problem(
+        await client.post("/tasks", json={"title": "lost"}, headers=alice.headers), 503
+    )
+
+    assert "unavailable" in body["detail"]
+    retry = await client.post("/tasks", json={"title": "retried"}, headers=alice.headers)
+    assert retry.status_code == 201
+    titles = [t["title"] for t in (await client.get("/tasks", headers=alice.headers)).json()]
+    assert titles == ["retried"]
 
 
 async def test_every_response_carries_a_request_id(client: AsyncClient) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import CurrentUser, OwnedTask, SessionDep, UowDep
+from app.api.deps import CurrentUserId, OwnedTask, SessionDep, UowDep
 from app.api.errors import problem_responses
 from app.api.schemas import TaskCreate, TaskOut, TaskPatch, TaskQuery
 from app.tasks import create_task, delete_task, list_tasks, update_task
@@ -28,20 +28,23 @@ router = APIRouter(prefix="/tasks", tags=["tasks"], responses=problem_responses(
     },
 )
 async def list_my_tasks(
-    query: Annotated[TaskQuery, Query()], user: CurrentUser, session: SessionDep, response: Response
+    query: Annotated[TaskQuery, Query()],
+    user_id: CurrentUserId,
+    session: SessionDep,
+    response: Response,
 ) -> list[TaskOut]:
     """The caller's tasks, oldest first; `X-Total-Count` is the total matching `done`."""
     tasks, total = await list_tasks(
-        session=session, user_id=user.id, done=query.done, limit=query.limit, offset=query.offset
+        session=session, user_id=user_id, done=query.done, limit=query.limit, offset=query.offset
     )
     response.headers["X-Total-Count"] = str(total)
     return [TaskOut.model_validate(task) for task in tasks]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(400))
-async def add_task(body: TaskCreate, user: CurrentUser, uow: UowDep) -> TaskOut:
+async def add_task(body: TaskCreate, user_id: CurrentUserId, uow: UowDep) -> TaskOut:
     """Add a task."""
-    return TaskOut.model_validate(await create_task(uow=uow, user_id=user.id, title=body.title))
+    return TaskOut.model_validate(await create_task(uow=uow, user_id=user_id, title=body.title))
 
 
 @router.patch("/{task_id}", responses=problem_responses(400, 404))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Executable
+
 from app.events import Event
 
 
@@ -9,6 +11,10 @@ class FakeSession:
     def __init__(self) -> None:
         self.added: list[object] = []
         self.deleted: list[object] = []
+        self.executed: list[Executable] = []
+
+    async def execute(self, statement: Executable) -> None:
+        self.executed.append(statement)
 
     def add(self, instance: object) -> None:
         self.added.append(instance)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 
-from app.security import InvalidTokenError, Passwords, issue_token, user_id_from_token
+from app.security import (
+    HASHING_NICENESS,
+    InvalidTokenError,
+    Passwords,
+    issue_token,
+    user_id_from_token,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -103,3 +112,12 @@ async def test_hashing_runs_off_the_event_loop(passwords: Passwords) -> None:
 
     assert not hashing.done()
     assert (await hashing).startswith("$argon2id$")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux behaviour")
+async def test_hashing_runs_in_a_thread_of_low_cpu_priority(passwords: Passwords) -> None:
+    await passwords.hash("a password to hash")
+
+    hashers = [t.native_id for t in threading.enumerate() if t.name.startswith("argon2")]
+    assert hashers
+    assert {os.getpriority(os.PRIO_PROCESS, tid or 0) for tid in hashers} == {HASHING_NICENESS}

@@ -90,8 +90,16 @@ async def test_creating_commits_the_task_with_task_created() -> None:
 
     task = await create_task(uow=uow, user_id=user_id, title="Buy milk")
 
-    assert uow.session.added == [task]
+    [insert] = uow.session.executed
+    assert insert.compile().params == {
+        "id": task.id,
+        "user_id": user_id,
+        "title": "Buy milk",
+        "done": False,
+        "created_at": task.created_at,
+    }
     assert task.done is False
+    assert task.done_at is None
     [[event]] = uow.commits
     assert isinstance(event, TaskCreated)
     assert (event.user_id, event.task_id, event.title) == (user_id, task.id, "Buy milk")

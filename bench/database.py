@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import make_url
-
-from tests.migrations import create_database, drop_database, upgrade
+from tests.migrations import migrated_database
 
 
 def admin_url() -> str:
@@ -23,12 +20,5 @@ def admin_url() -> str:
 @contextmanager
 def bench_database(prefix: str = "bench") -> Iterator[str]:
     """Yield the URL of a fresh database at the head migration; drop it afterwards."""
-    admin = admin_url()
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    create_database(admin, name)
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with migrated_database(admin_url(), prefix) as url:
         yield url
-    finally:
-        drop_database(admin, name)

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db import make_engine, make_session_factory
-from tests.migrations import create_database, drop_database, upgrade
+from tests.migrations import migrated_database
 from tests.services import kafka_bootstrap_servers, postgres_admin_url
 
 TABLES = ("processed_events", "outbox", "tasks", "users", "login_attempts")
@@ -28,14 +28,8 @@ def admin_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(admin_url: str) -> Iterator[str]:
     """A database of this test session's own, at the head migration."""
-    name = f"todo_test_{uuid.uuid4().hex[:12]}"
-    create_database(admin_url, name)
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with migrated_database(admin_url, "todo_test") as url:
         yield url
-    finally:
-        drop_database(admin_url, name)
 
 
 @pytest.fixture(scope="session")

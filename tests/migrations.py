@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic.config import Config
@@ -45,3 +48,16 @@ def drop_database(admin_url: str, name: str) -> None:
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+@contextmanager
+def migrated_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """Yield the URL of a fresh database at the head migration; drop it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    create_database(admin_url, name)
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_database(admin_url, name)

@@ -9,23 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url
 
-from tests.migrations import create_database, drop_database, upgrade
+from tests.migrations import migrated_database
 from tests.system import Deployment, SmtpServer, delete_topics, deployment_env, running_system
 
 
 @pytest.fixture(scope="module")
 def e2e_database_url(admin_url: str) -> Iterator[str]:
     """Not the session's shared database: other tests truncate that one while ours run."""
-    name = f"todo_e2e_{uuid.uuid4().hex[:12]}"
-    create_database(admin_url, name)
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with migrated_database(admin_url, "todo_e2e") as url:
         yield url
-    finally:
-        drop_database(admin_url, name)
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,17 @@ from contextlib import contextmanager
 from tests.migrations import migrated_database
 
 
-def admin_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        msg = 'DATABASE_URL is not set: eval "$(scripts/services.sh env)" first'
+def required_env(name: str) -> str:
+    """A variable `scripts/services.sh env` exports; a clear exit when it is missing."""
+    value = os.environ.get(name)
+    if not value:
+        msg = f'{name} is not set: eval "$(scripts/services.sh env)" first'
         raise SystemExit(msg)
-    return url
+    return value
+
+
+def admin_url() -> str:
+    return required_env("DATABASE_URL")
 
 
 @contextmanager

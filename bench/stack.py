@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from bench.database import bench_database
+from bench.database import bench_database, required_env
 from tests.system import (
     PYTHON,
     Deployment,
@@ -84,11 +83,7 @@ def login(client: httpx.Client, email: str) -> str:
 
 
 def kafka_servers() -> str:
-    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not servers:
-        msg = 'KAFKA_BOOTSTRAP_SERVERS is not set: eval "$(scripts/services.sh env)" first'
-        raise SystemExit(msg)
-    return servers
+    return required_env("KAFKA_BOOTSTRAP_SERVERS")
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 SERVICE_ROLES = ("todo_api", "todo_scheduler", "todo_relay", "todo_mailer")
 
@@ -21,7 +22,9 @@ SERVICE_ROLES = ("todo_api", "todo_scheduler", "todo_relay", "todo_mailer")
 @pytest.fixture(scope="session")
 def role_urls(database_url: str) -> Iterator[dict[str, str]]:
     """A login URL per service role, for a member created for this test session."""
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    # No pool: other tests terminate every connection to the test database (fault tests), and a
+    # pooled connection kept since set-up would then fail the tear-down.
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     suffix = uuid.uuid4().hex[:10]
     password = secrets.token_urlsafe(16)
     logins = {role: f"{role}_t{suffix}" for role in SERVICE_ROLES}

@@ -51,13 +51,19 @@ def drop_database(admin_url: str, name: str) -> None:
 
 
 @contextmanager
-def migrated_database(admin_url: str, prefix: str) -> Iterator[str]:
-    """Yield the URL of a fresh database at the head migration; drop it afterwards."""
+def empty_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """Yield the URL of a fresh, empty database; drop it afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     create_database(admin_url, name)
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade(url)
-        yield url
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         drop_database(admin_url, name)
+
+
+@contextmanager
+def migrated_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """Yield the URL of a fresh database at the head migration; drop it afterwards."""
+    with empty_database(admin_url, prefix) as url:
+        upgrade(url)
+        yield url

@@ -14,6 +14,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import pytest
 
@@ -28,11 +29,15 @@ def _docker_available() -> bool:
     return probe.returncode == 0
 
 
-def unavailable(what: str, variable: str) -> None:
-    reason = f"{what} unavailable: set {variable} or provide a Docker engine for testcontainers"
+def missing(reason: str) -> NoReturn:
+    """Skip for want of `reason`; under CI=true fail instead: a CI that skipped proved nothing."""
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: a missing service is a failure, not a skip)")
+        pytest.fail(f"{reason} (CI=true: a missing service or tool is a failure, not a skip)")
     pytest.skip(reason)
+
+
+def unavailable(what: str, variable: str) -> NoReturn:
+    missing(f"{what} unavailable: set {variable} or provide a Docker engine for testcontainers")
 
 
 @contextmanager

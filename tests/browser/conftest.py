@@ -25,6 +25,7 @@ from playwright.async_api import (
     async_playwright,
 )
 
+from tests.services import missing
 from tests.system import ROOT, api_argv, base_env, free_port, http_ok, running_system
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -44,14 +45,10 @@ ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", ROOT / "var" / "browser"))
 
 def _require(package: str, *candidates: str) -> str:
     """The first of `candidates` that is an executable; skip (fail under CI) when none is."""
-    for candidate in candidates:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    reason = f"{candidates[0]} is not installed (apt-get install {package})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    found = next(filter(None, map(shutil.which, candidates)), None)
+    if found is None:
+        missing(f"{candidates[0]} is not installed (apt-get install {package})")
+    return found
 
 
 @dataclass(frozen=True)

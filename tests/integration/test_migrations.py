@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, make_url
+from sqlalchemy import create_engine, inspect
 
 from app.models import Base
-from tests.migrations import create_database, downgrade, drop_database, upgrade
+from tests.migrations import downgrade, empty_database, upgrade
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def scratch_url(admin_url: str) -> Iterator[str]:
-    name = f"todo_mig_{uuid.uuid4().hex[:10]}"
-    create_database(admin_url, name)
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        drop_database(admin_url, name)
+    with empty_database(admin_url, "todo_mig") as url:
+        yield url
 
 
 def _tables(url: str) -> set[str]:

@@ -27,6 +27,7 @@ from tests.integration.relay.conftest import (
     written_order,
 )
 from tests.integration.relay.processes import ROOT, free_port
+from tests.services import missing
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
@@ -52,10 +53,7 @@ class OwnKafka:
 @pytest.fixture(scope="module")
 def own_kafka() -> Iterator[OwnKafka]:
     if shutil.which("java") is None:
-        reason = "a Kafka of the test's own needs java for scripts/services.sh"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing("a Kafka of the test's own needs java for scripts/services.sh")
     kafka = OwnKafka()
     kafka.run("start-kafka")
     try:

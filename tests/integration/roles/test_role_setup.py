@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, exc, make_url, text
 
-from tests.migrations import create_database, downgrade, drop_database, upgrade
+from tests.migrations import downgrade, empty_database, upgrade
+from tests.services import missing
 
 pytestmark = pytest.mark.integration
 
@@ -26,12 +25,8 @@ WHERE grantee IN ('todo_api', 'todo_scheduler', 'todo_relay', 'todo_mailer')
 
 @pytest.fixture
 def scratch_url(admin_url: str) -> Iterator[str]:
-    name = f"todo_roles_{uuid.uuid4().hex[:10]}"
-    create_database(admin_url, name)
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        drop_database(admin_url, name)
+    with empty_database(admin_url, "todo_roles") as url:
+        yield url
 
 
 def _scalar(url: str, sql: str) -> object:
@@ -63,10 +58,7 @@ def test_the_first_start_script_and_an_owner_run_migration_give_each_service_its
 ) -> None:
     psql = shutil.which("psql")
     if psql is None:
-        reason = "psql is not installed (apt-get install postgresql-client)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing("psql is not installed (apt-get install postgresql-client)")
     url = make_url(scratch_url)
     password = secrets.token_urlsafe(12)
     admin = url.set(drivername="postgresql", database="postgres")

@@ -36,6 +36,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.api = AppState(
             settings=settings,
             engine=engine,
+            autocommit=engine.execution_options(isolation_level="AUTOCOMMIT"),
             session_factory=make_session_factory(engine),
             passwords=passwords,
             limiter=LoginRateLimiter.from_settings(settings),

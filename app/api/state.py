@@ -18,3 +18,5 @@ class AppState:
     session_factory: async_sessionmaker[AsyncSession]
     passwords: Passwords
     limiter: LoginRateLimiter
+    #: The same pool, its connections in autocommit: for handlers that write in one statement.
+    autocommit: AsyncEngine

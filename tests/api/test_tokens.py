@@ -10,10 +10,10 @@ from typing import Any
 import jwt
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.models import User
+from app.models import OutboxEvent, Task, User
 from app.settings import ApiSettings
 from tests.api.conftest import Account, assert_problem
 
@@ -124,3 +124,19 @@ async def test_the_token_of_a_deleted_user_is_refused(
         await conn.execute(delete(User))
 
     _assert_refused(await _get_tasks(client, f"Bearer {alice.token}"))
+
+
+async def test_a_deleted_user_cannot_add_a_task_and_nothing_is_written(
+    client: AsyncClient, alice: Account, db: AsyncEngine
+) -> None:
+    async with db.begin() as conn:
+        await conn.execute(delete(User))
+        await conn.execute(delete(OutboxEvent))  # alice's user.registered
+
+    reply = await client.post("/tasks", json={"title": "orphan"}, headers=alice.headers)
+
+    _assert_refused(reply)
+    async with db.connect() as conn:
+        tasks = await conn.scalar(select(func.count()).select_from(Task))
+        events = await conn.scalar(select(func.count()).select_from(OutboxEvent))
+    assert (tasks, events) == (0, 0)

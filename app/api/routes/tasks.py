@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.api.deps import CurrentUserId, OwnedTask, SessionDep, UowDep
-from app.api.errors import problem_responses
+from app.api.deps import CurrentUserId, OwnedTask, SessionDep, StateDep, TokenUserId, UowDep
+from app.api.errors import problem_responses, unauthorized
 from app.api.schemas import TaskCreate, TaskOut, TaskPatch, TaskQuery
 from app.tasks import create_task, delete_task, list_tasks, update_task
 
@@ -42,9 +42,17 @@ async def list_my_tasks(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(400))
-async def add_task(body: TaskCreate, user_id: CurrentUserId, uow: UowDep) -> TaskOut:
+async def add_task(body: TaskCreate, user_id: TokenUserId, state: StateDep) -> TaskOut:
     """Add a task."""
-    return TaskOut.model_validate(await create_task(uow=uow, user_id=user_id, title=body.title))
+    # One statement on an autocommit connection: checks the owner, inserts the task and its
+    # outbox row, commits. A token whose user is gone writes nothing and is a 401.
+    async with state.autocommit.connect() as conn:
+        task = await create_task(
+            conn, user_id=user_id, title=body.title, topic=state.settings.kafka_topic
+        )
+    if task is None:
+        raise unauthorized("Invalid or expired token")
+    return TaskOut.model_validate(task)
 
 
 @router.patch("/{task_id}", responses=problem_responses(400, 404))

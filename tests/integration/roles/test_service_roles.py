@@ -174,8 +174,10 @@ async def test_the_api_role_runs_accounts_and_tasks_through_the_domain_code(
             uow=uow, passwords=passwords, limiter=limiter, email=user.email,
             password="correct horse", client="127.0.0.1",
         )  # fmt: skip
-    async with UnitOfWork(sessions) as uow:
-        task = await create_task(uow=uow, user_id=user.id, title="write the runbook")
+    autocommit = role_engines["todo_api"].execution_options(isolation_level="AUTOCOMMIT")
+    async with autocommit.connect() as conn:
+        task = await create_task(conn, user_id=user.id, title="write the runbook")
+    assert task is not None
     async with UnitOfWork(sessions) as uow:
         owned = await get_owned_task(
             session=uow.session, user_id=user.id, task_id=task.id, for_update=True

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 
-from app.events import TaskCompleted, TaskCreated, TaskDeleted, TaskReopened, TaskUpdated
+from app.events import (
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskReopened,
+    TaskUpdated,
+    decode_event,
+)
 from app.models import Task
-from app.tasks import apply_changes, create_task, delete_task, update_task
-from tests.unit.api.fakes import FakeUnitOfWork
+from app.tasks import CREATE_TASK, apply_changes, create_task, delete_task, update_task
+from tests.unit.api.fakes import FakeConnection, FakeUnitOfWork
 
 pytestmark = pytest.mark.unit
 
@@ -84,26 +92,41 @@ def test_renaming_and_completing_raise_updated_then_completed() -> None:
     assert {e.occurred_at for e in events} == {NOW}
 
 
-async def test_creating_commits_the_task_with_task_created() -> None:
-    uow = FakeUnitOfWork()
+async def test_creating_writes_the_task_and_its_task_created_row_in_one_statement() -> None:
+    conn = FakeConnection(answer=uuid.uuid4())
     user_id = uuid.uuid4()
 
-    task = await create_task(uow=uow, user_id=user_id, title="Buy milk")
+    task = await create_task(conn, user_id=user_id, title="Buy milk", topic="events")  # type: ignore[arg-type]
 
-    [insert] = uow.session.executed
-    assert insert.compile().params == {
-        "id": task.id,
+    assert task is not None
+    [(statement, params)] = conn.executed
+    assert statement is CREATE_TASK
+    assert conn.commits == 1
+    assert {k: params[k] for k in ("task_id", "user_id", "title", "created_at")} == {
+        "task_id": task.id,
         "user_id": user_id,
         "title": "Buy milk",
-        "done": False,
         "created_at": task.created_at,
     }
-    assert task.done is False
-    assert task.done_at is None
-    [[event]] = uow.commits
+    assert (params["topic"], params["key"], params["type"]) == (
+        "events",
+        str(user_id),
+        "task.created",
+    )
+    assert params["occurred_at"] == task.created_at
+    event = decode_event(json.dumps(params["payload"]))
     assert isinstance(event, TaskCreated)
+    assert event.event_id == params["event_id"]
     assert (event.user_id, event.task_id, event.title) == (user_id, task.id, "Buy milk")
-    assert event.occurred_at == task.created_at
+    assert (task.done, task.done_at) == (False, None)
+
+
+async def test_creating_for_a_user_that_is_gone_returns_none() -> None:
+    conn = FakeConnection(answer=None)  # the statement's owner check matched no user
+
+    task = await create_task(conn, user_id=uuid.uuid4(), title="Buy milk")  # type: ignore[arg-type]
+
+    assert task is None
 
 
 async def test_a_no_op_update_does_not_commit() -> None:

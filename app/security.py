@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 import sys
@@ -105,8 +106,21 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
-def user_id_from_token(token: str, *, secret: str) -> uuid.UUID:
-    """The user id a valid token names; raises `InvalidTokenError` for anything else."""
+def user_id_from_token(token: str, *, secret: str, now: datetime | None = None) -> uuid.UUID:
+    """The user id a valid token names; raises `InvalidTokenError` for anything else.
+
+    A client sends the same token with every request, so the verified claims are cached (a
+    verified signature stays verified); expiry is checked on every call. Only tokens that
+    verified are cached, so garbage cannot evict the working set for long.
+    """
+    user_id, expires = _verified_claims(token, secret)
+    if expires <= (now or datetime.now(UTC)).timestamp():
+        raise InvalidTokenError("Signature has expired")
+    return user_id
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str) -> tuple[uuid.UUID, float]:
     try:
         # Pinning the algorithm list refuses `none` and every other algorithm in the header.
         claims = jwt.decode(
@@ -115,6 +129,6 @@ def user_id_from_token(token: str, *, secret: str) -> uuid.UUID:
             algorithms=[JWT_ALGORITHM],
             options={"require": list(REQUIRED_CLAIMS)},
         )
-        return uuid.UUID(claims["sub"])
+        return uuid.UUID(claims["sub"]), float(claims["exp"])
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidTokenError(str(exc)) from exc

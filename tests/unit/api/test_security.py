@@ -93,6 +93,25 @@ def test_an_expired_token_is_invalid() -> None:
         user_id_from_token(token, secret=SECRET)
 
 
+def test_a_token_verified_while_valid_is_refused_once_it_expires() -> None:
+    user_id = uuid.uuid4()
+    token = issue_token(user_id=user_id, secret=SECRET, ttl_seconds=60)
+
+    assert user_id_from_token(token, secret=SECRET) == user_id  # verified, and cached
+    with pytest.raises(InvalidTokenError, match="expired"):
+        user_id_from_token(token, secret=SECRET, now=datetime.now(UTC) + timedelta(minutes=2))
+    assert user_id_from_token(token, secret=SECRET) == user_id
+
+
+def test_a_token_is_only_valid_for_the_secret_that_signed_it_even_once_cached() -> None:
+    user_id = uuid.uuid4()
+    token = issue_token(user_id=user_id, secret=SECRET, ttl_seconds=60)
+    assert user_id_from_token(token, secret=SECRET) == user_id
+
+    with pytest.raises(InvalidTokenError):
+        user_id_from_token(token, secret="another-secret-" + "x" * 40)
+
+
 def test_a_token_issued_in_the_future_is_invalid() -> None:
     token = issue_token(
         user_id=uuid.uuid4(),

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from mailer.consumer import ConsumerLoop
 from mailer.dead_letter import DeadLetters, KafkaDeadLetters, dead_letter
 from mailer.dedupe import DedupeStore, PostgresDedupeStore
-from mailer.handler import DigestHandler
+from mailer.handler import DIGEST_TYPE, DigestHandler
 from mailer.health import serve_health
 from mailer.message import Handler
 from mailer.metrics import MailerMetrics
@@ -108,6 +108,8 @@ async def run_mailer(
             commit_interval=settings.mailer_commit_interval_seconds,
             drain_timeout=settings.mailer_drain_timeout_seconds,
             metrics=metrics,
+            # Most of the stream is task events: skip them by header, without decoding.
+            handles=frozenset({DIGEST_TYPE}),
         )
         if settings.mailer_health_port:
             health = await serve_health(

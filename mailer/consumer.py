@@ -32,9 +32,14 @@ class ConsumerLoop:
         commit_interval: float,
         drain_timeout: float,
         metrics: MailerMetrics,
+        handles: frozenset[str] | None = None,
     ) -> None:
+        """`handles`: the event types `handler` acts on. A record whose `event_type` header names
+        another type is acknowledged as ignored at once, neither decoded nor given a task; a
+        record without the header always goes to the handler."""
         self._kafka = kafka
         self._handler = handler
+        self._handles = None if handles is None else frozenset(t.encode() for t in handles)
         self._concurrency = concurrency
         self._commit_interval = commit_interval
         self._drain_timeout = drain_timeout
@@ -80,7 +85,20 @@ class ConsumerLoop:
             for record in records:
                 if partition not in self._kafka.assignment():
                     break  # revoked while this batch was in hand: the new owner reads it
+                if self._not_for_us(record):
+                    self._tracker.started(partition, record.offset)
+                    self._tracker.finished(partition, record.offset)
+                    self._metrics.messages.labels(Outcome.IGNORED.value).inc()
+                    continue
                 self._start(partition, record)
+
+    def _not_for_us(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        if self._handles is None:
+            return False
+        for name, value in record.headers or ():
+            if name == "event_type":
+                return value not in self._handles
+        return False
 
     def _start(self, partition: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         message = Message(

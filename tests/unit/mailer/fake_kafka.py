@@ -28,8 +28,10 @@ class FakeKafka:
         self.commits: list[dict[TopicPartition, int]] = []
         self.pauses = 0
 
-    def feed(self, partition: int, *offsets: int) -> None:
-        self._queue.extend(Record(self.topic, partition, o) for o in offsets)
+    def feed(
+        self, partition: int, *offsets: int, headers: tuple[tuple[str, bytes], ...] = ()
+    ) -> None:
+        self._queue.extend(Record(self.topic, partition, o, headers=headers) for o in offsets)
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._assigned)

@@ -40,14 +40,22 @@ class Gated:
         return Outcome.SENT
 
 
-def make_loop(kafka: FakeKafka, handler: Gated, *, concurrency: int = 8) -> ConsumerLoop:
+def make_loop(
+    kafka: FakeKafka,
+    handler: Gated,
+    *,
+    concurrency: int = 8,
+    handles: frozenset[str] | None = None,
+    metrics: MailerMetrics | None = None,
+) -> ConsumerLoop:
     return ConsumerLoop(
         kafka=kafka,
         handler=handler,
         concurrency=concurrency,
         commit_interval=0.0,
         drain_timeout=5.0,
-        metrics=MailerMetrics(CollectorRegistry()),
+        metrics=metrics or MailerMetrics(CollectorRegistry()),
+        handles=handles,
     )
 
 
@@ -90,6 +98,30 @@ async def test_out_of_order_completion_commits_only_the_contiguous_prefix() -> N
         await until(lambda: kafka.position(0) == 4)
 
     await run_until(loop, body)
+
+
+async def test_records_of_other_types_are_acknowledged_by_header_without_the_handler() -> None:
+    kafka, handler = FakeKafka(), Gated()
+    kafka.feed(0, 0, 1, headers=(("event_type", b"task.created"),))
+    kafka.feed(0, 2, headers=(("event_type", b"email.daily_digest.requested"),))
+    kafka.feed(0, 3, headers=(("content-type", b"application/json"),))  # no type: handler decides
+    kafka.feed(0, 4, headers=(("event_type", b"task.deleted"),))
+    metrics = MailerMetrics(CollectorRegistry())
+    loop = make_loop(
+        kafka, handler, handles=frozenset({"email.daily_digest.requested"}), metrics=metrics
+    )
+
+    async def body() -> None:
+        await until(lambda: len(handler.started) == 2)
+        assert kafka.position(0) in (None, 2)  # 0 and 1 are done; 2 is still in flight
+        handler.gate(2).set()
+        handler.gate(3).set()
+        await until(lambda: kafka.position(0) == 5)
+
+    await run_until(loop, body)
+    assert handler.started == [2, 3]
+    ignored = metrics.registry.get_sample_value("mailer_messages_total", {"outcome": "ignored"})
+    assert ignored == 3
 
 
 async def test_no_more_than_the_concurrency_bound_is_in_flight() -> None:

@@ -150,7 +150,12 @@ class Forwarder:
             # A short batch means the backlog is drained: rows committed since the claim have
             # notified, so the wait returns at once for them (no extra empty claim).
             if self._claimed < self._settings.relay_batch_size:
+                busy = self._claimed > 0
                 await wait_any(wakeup, stop, seconds=self._settings.relay_poll_interval_seconds)
+                if busy and self._settings.relay_claim_delay_ms:
+                    # Under a steady stream every commit would start a transaction and a Kafka
+                    # round trip of its own; a moment's wait lets one claim take many rows.
+                    await wait_any(stop, seconds=self._settings.relay_claim_delay_ms / 1000)
 
     async def _run_once_with_backoff(self, stop: asyncio.Event) -> int:
         async def sleep(seconds: float) -> None:

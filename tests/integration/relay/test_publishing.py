@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +12,8 @@ from sqlalchemy import text
 from app.events import TaskCreated, decode_event
 from app.outbox import append_to_outbox
 from relay.forwarder import Forwarder
-from relay.publisher import KafkaPublisher
+from relay.publisher import Failure, KafkaPublisher, Message
+from relay.settings import RelaySettings
 from relay.wakeup import NotifyListener
 from tests.integration.relay.conftest import Harness, first_seen_order, has_all, poll, written_order
 
@@ -105,3 +106,50 @@ async def test_a_notify_wakes_the_relay_long_before_the_fallback_poll(
         await running
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
+
+
+class CountingPublisher(KafkaPublisher):
+    """The real publisher, recording how many messages each claimed batch sent."""
+
+    def __init__(self, settings: RelaySettings) -> None:
+        super().__init__(settings)
+        self.batches: list[int] = []
+
+    async def publish(self, messages: Sequence[Message]) -> list[Failure | None]:
+        self.batches.append(len(messages))
+        return await super().publish(messages)
+
+
+async def test_under_a_stream_of_commits_one_claim_takes_the_writes_of_the_claim_delay(
+    relay: Harness,
+) -> None:
+    settings = relay.settings.model_copy(update={"relay_claim_delay_ms": 1000})
+    publisher = CountingPublisher(settings)
+    forwarder = Forwarder(relay.session_factory, publisher, settings)
+    wakeup, stop = asyncio.Event(), asyncio.Event()
+    listener = NotifyListener(settings.libpq_conninfo, wakeup, backoff_max=1)
+    listening = asyncio.create_task(listener.run())
+    running = asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop))
+
+    async def published() -> bool:
+        return await relay.unpublished() == 0
+
+    try:
+        # Idle: the first commit is claimed at once (a 1 s delay would still pass; the batch
+        # count below is what tells the two behaviours apart).
+        await relay.write(users=[uuid.uuid4()], per_key=1)
+        assert await poll(published, seconds=10)
+        # Busy now: ten commits, each with its own NOTIFY, in quick succession.
+        await relay.write(users=[uuid.uuid4()], per_key=10)
+        assert await poll(published, seconds=10)
+    finally:
+        stop.set()
+        await running
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+        await publisher.stop()
+
+    assert publisher.batches[0] == 1
+    # Without the delay each NOTIFY would start a claim of its own: up to ten batches.
+    assert sum(publisher.batches[1:]) == 10
+    assert len(publisher.batches[1:]) <= 2, publisher.batches

@@ -27,8 +27,18 @@ class CommonSettings(BaseSettings):
         PostgresDsn,
         Field(description="SQLAlchemy URL, postgresql+psycopg://user:password@host:port/db"),
     ] = PostgresDsn("postgresql+psycopg://todo:todo@127.0.0.1:5432/todo")
-    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
-    db_max_overflow: Annotated[int, Field(ge=0, le=200)] = 10
+    db_pool_size: Annotated[
+        int, Field(ge=1, le=200, description="Connections kept per process (opened on demand)")
+    ] = 16
+    db_max_overflow: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=200,
+            description="Extra connections opened under load and closed again; 0 makes a busy "
+            "process wait for a pooled one instead of paying a new connection per request",
+        ),
+    ] = 0
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_topic: str = "events"
     log_level: str = "INFO"

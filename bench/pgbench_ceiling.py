@@ -1,7 +1,10 @@
 """The PostgreSQL ceiling: the exact transaction of `POST /tasks`, driven by pgbench.
 
-Task insert + outbox insert + NOTIFY, committed with the same durability as the API's (fsync and
-synchronous_commit on), prepared statements like psycopg's, over TCP like the API's pool.
+The API's statement (`app.tasks.CREATE_TASK`: owner check, task insert, outbox insert, whose
+trigger NOTIFYs) compiled to SQL with its parameters filled in, one autocommit transaction each,
+as the API runs it. Also the same work as four statements in BEGIN ... END, for reference. Same
+durability as the API's (fsync and synchronous_commit on), prepared statements like psycopg's,
+over TCP like the API's pool.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,7 +20,9 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
+from app.tasks import CREATE_TASK
 from bench.database import bench_database
 from bench.stats import percentile
 
@@ -28,7 +34,9 @@ PAYLOAD = {
     "task_id": "00000000-0000-0000-0000-000000000000",
     "title": "bench task",
 }
-SCRIPT = """\
+#: The same work as a textbook transaction of four statements (the trigger NOTIFYs as well; one
+#: transaction's identical notifications are folded into one).
+MULTI_STATEMENT = """\
 BEGIN;
 INSERT INTO tasks (id, user_id, title) VALUES (gen_random_uuid(), '{uid}', 'bench task');
 INSERT INTO outbox (event_id, topic, key, type, payload, occurred_at)
@@ -36,6 +44,31 @@ INSERT INTO outbox (event_id, topic, key, type, payload, occurred_at)
 SELECT pg_notify('outbox', '');
 END;
 """
+
+
+#: How each parameter of `CREATE_TASK` is filled in for pgbench (fresh ids, the time of day).
+_FILL = {
+    "user_id": "'{uid}'",
+    "key": "'{uid}'",
+    "task_id": "gen_random_uuid()",
+    "event_id": "gen_random_uuid()",
+    "title": "'bench task'",
+    "topic": "'events'",
+    "type": "'task.created'",
+    "payload": "'{payload}'",
+    "created_at": "now()",
+    "occurred_at": "now()",
+}
+
+
+def exact_statement() -> str:
+    """`CREATE_TASK` as psycopg sends it, each `%(name)s` replaced by its pgbench value."""
+    sql = str(CREATE_TASK.compile(dialect=psycopg_dialect()))
+    sql = re.sub(r"%\((\w+)\)s", lambda m: _FILL[m.group(1)], sql)
+    return " ".join(sql.split()) + ";\n"
+
+
+SCRIPTS = {"exact": exact_statement, "multi_statement": lambda: MULTI_STATEMENT}
 
 
 def pgbench_path() -> str:
@@ -60,12 +93,14 @@ def _seed_user(url: str) -> uuid.UUID:
     return uid
 
 
-def run_point(url: str, uid: uuid.UUID, *, clients: int, seconds: int) -> dict[str, float]:
+def run_point(
+    url: str, uid: uuid.UUID, *, clients: int, seconds: int, script: str = "exact"
+) -> dict[str, float]:
     u = make_url(url)
     payload = json.dumps(PAYLOAD).replace("{uid}", str(uid))
     with tempfile.TemporaryDirectory(prefix="pgbench-") as tmp:
-        script = Path(tmp) / "task.sql"
-        script.write_text(SCRIPT.format(uid=uid, payload=payload))
+        path = Path(tmp) / "task.sql"
+        path.write_text(SCRIPTS[script]().replace("{uid}", str(uid)).replace("{payload}", payload))
         argv = [
             pgbench_path(),
             "-n",  # no vacuum of pgbench's own tables: we use ours
@@ -78,7 +113,7 @@ def run_point(url: str, uid: uuid.UUID, *, clients: int, seconds: int) -> dict[s
             "-T",
             str(seconds),
             "-f",
-            str(script),
+            str(path),
             "-l",
             f"--log-prefix={tmp}/tx",
             "-h",
@@ -109,13 +144,19 @@ def run_point(url: str, uid: uuid.UUID, *, clients: int, seconds: int) -> dict[s
     }
 
 
-def measure(concurrencies: list[int], seconds: int) -> list[dict[str, float]]:
+def measure(
+    concurrencies: list[int], seconds: int, *, script: str = "exact"
+) -> list[dict[str, float]]:
     """pgbench at each concurrency, in a database of its own (its rows never reach the relay)."""
     with bench_database("bench_pgbench") as url:
         uid = _seed_user(url)
-        return [run_point(url, uid, clients=c, seconds=seconds) for c in concurrencies]
+        return [
+            run_point(url, uid, clients=c, seconds=seconds, script=script) for c in concurrencies
+        ]
 
 
 if __name__ == "__main__":
-    for point in measure([1, 8, 32], 5):
-        print(point)
+    print(exact_statement())
+    for name in SCRIPTS:
+        for point in measure([1, 8, 32], 5, script=name):
+            print(name, point)

@@ -20,19 +20,31 @@ def _ratio(ours: float, ceiling: float) -> str:
     return f"{100 * ours / ceiling:5.1f} %" if ceiling else "n/a"
 
 
+#: The pgbench ceilings: our exact statement, and the same work as four statements.
+PGBENCH = {
+    "pgbench": "the API's statement",
+    "pgbench_multi_statement": "BEGIN; 2 INSERTs; NOTIFY; END",
+}
+
+
 def targets(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
     ceil, sys_ = report["ceilings"], report["system"]
     top = max(report["config"]["concurrency"])
-    post, pg = _by_c(sys_["post"])[top], _by_c(ceil["pgbench"])[top]
-    share = post["rps"] / pg["rps"]
+    post = _by_c(sys_["post"])[top]
     e2e = sys_["e2e_under_load"]["p99_ms"]
     quiet, stormy = sys_["get_quiet"]["p99_ms"], sys_["get_in_storm"]["p99_ms"]
-    return [
+    shares = [
         (
-            f"POST /tasks >= {POST_SHARE_OF_PGBENCH:.0%} of pgbench at c={top}",
+            f"POST /tasks >= {POST_SHARE_OF_PGBENCH:.0%} of pgbench ({what}) at c={top}",
             f"{share:.1%}",
             share >= POST_SHARE_OF_PGBENCH,
-        ),
+        )
+        for key, what in PGBENCH.items()
+        if key in ceil
+        for share in [post["rps"] / _by_c(ceil[key])[top]["rps"]]
+    ]
+    return [
+        *shares,
         (
             f"POST /tasks p99 <= {POST_P99_MS:.0f} ms at c={top}",
             f"{post['p99_ms']:.1f} ms",
@@ -60,7 +72,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"DB_MAX_OVERFLOW={cfg['db_max_overflow']} LOG_LEVEL={cfg['log_level']}, "
         f"{cfg['seconds_per_point']} s per point\n"
     )
-    header = f"{'measurement':<34}{'c':>4}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}  {'ratio':<28}"
+    header = f"{'measurement':<34}{'c':>4}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}  {'ratio':<44}"
     print(header)
     print("-" * len(header))
 
@@ -73,17 +85,21 @@ def print_report(report: dict[str, Any]) -> None:
         _by_c(ceil["bare_post"]),
         _by_c(ceil["bare_get"]),
     )
+    multi = _by_c(ceil.get("pgbench_multi_statement", []))
     for p in pg.values():
-        row("ceiling: pgbench task+outbox+NOTIFY", p)
+        row("ceiling: pgbench, our statement", p)
+    for p in multi.values():
+        row("ceiling: pgbench, 4 statements", p)
     for p in bare_post.values():
         row("ceiling: bare FastAPI POST", p)
     for p in bare_get.values():
         row("ceiling: bare FastAPI GET", p)
     for c, p in _by_c(sys_["post"]).items():
+        of_multi = f"{_ratio(p['rps'], multi[c]['rps'])} of 4 stmts, " if c in multi else ""
         row(
             "POST /tasks",
             p,
-            f"{_ratio(p['rps'], pg[c]['rps'])} of pgbench, "
+            f"{_ratio(p['rps'], pg[c]['rps'])} of pgbench, {of_multi}"
             f"{_ratio(p['rps'], bare_post[c]['rps'])} of bare",
         )
     for c, p in _by_c(sys_["get"]).items():
@@ -132,6 +148,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     ceil, sys_ = report["ceilings"], report["system"]
     series = {
         "pgbench (ceiling)": ceil["pgbench"],
+        "pgbench 4 statements (ceiling)": ceil.get("pgbench_multi_statement", []),
         "bare POST (ceiling)": ceil["bare_post"],
         "bare GET (ceiling)": ceil["bare_get"],
         "POST /tasks": sys_["post"],

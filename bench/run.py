@@ -1,6 +1,7 @@
 """The system benchmark, one command: `python -m bench.run` (or `python bench/run.py`).
 
-Measures the ceilings of this machine (pgbench running our exact transaction, a bare FastAPI
+Measures the ceilings of this machine (pgbench running our exact statement, and the same work as
+a four-statement transaction; a bare FastAPI
 endpoint, one idempotent Kafka producer) and then our system at the same concurrencies, in the
 same run, and prints our numbers as ratios of those ceilings. Needs PostgreSQL and Kafka
 (`eval "$(scripts/services.sh env)"`), `wrk` and `pgbench`. Writes `bench/results/latest.json`
@@ -37,9 +38,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="per measured point")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated connections")
-    parser.add_argument("--workers", type=int, default=2, help="API_WORKERS")
-    parser.add_argument("--pool-size", type=int, default=10, help="DB_POOL_SIZE per worker")
-    parser.add_argument("--max-overflow", type=int, default=10, help="DB_MAX_OVERFLOW per worker")
+    parser.add_argument("--workers", type=int, default=1, help="API_WORKERS")
+    parser.add_argument("--pool-size", type=int, default=16, help="DB_POOL_SIZE per worker")
+    parser.add_argument("--max-overflow", type=int, default=0, help="DB_MAX_OVERFLOW per worker")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the services")
     parser.add_argument(
         "--sweep", action="store_true", help="also try workers x pool sizes (POST, top concurrency)"
@@ -53,8 +54,10 @@ def _points(results: list[LoadResult]) -> list[dict[str, float | int]]:
 
 
 def measure_ceilings(args: argparse.Namespace, levels: list[int], logs: Path) -> dict[str, Any]:
-    print("ceiling: pgbench (task + outbox + NOTIFY)", flush=True)
+    print("ceiling: pgbench, the API's statement (task + outbox + NOTIFY)", flush=True)
     pg = pgbench_ceiling.measure(levels, round(args.seconds))
+    print("ceiling: pgbench, the same work as BEGIN; 2 INSERTs; NOTIFY; END", flush=True)
+    pg_multi = pgbench_ceiling.measure(levels, round(args.seconds), script="multi_statement")
     print("ceiling: Kafka producer", flush=True)
     kafka = kafka_ceiling.measure(kafka_servers(), seconds=min(args.seconds, 5.0))
     print(f"ceiling: bare FastAPI, {args.workers} worker(s)", flush=True)
@@ -63,6 +66,7 @@ def measure_ceilings(args: argparse.Namespace, levels: list[int], logs: Path) ->
         bare_get = [get_tasks(url, token="", connections=c, seconds=args.seconds) for c in levels]
     return {
         "pgbench": pg,
+        "pgbench_multi_statement": pg_multi,
         "kafka_producer": kafka,
         "bare_post": _points(bare_post),
         "bare_get": _points(bare_get),
@@ -154,12 +158,12 @@ def measure_system(args: argparse.Namespace, levels: list[int], logs: Path) -> d
 
 def sweep(args: argparse.Namespace, top: int, logs: Path) -> list[dict[str, Any]]:
     rows = []
-    for workers in (1, 2, 3, 4):
-        for pool in (5, 10, 20):
+    for workers in (1, 2, 3):
+        for pool in (8, 16, 32):
             with stack(
                 workers=workers,
                 pool_size=pool,
-                max_overflow=pool,
+                max_overflow=0,
                 log_dir=logs,
                 log_level=args.log_level,
             ) as s:

@@ -140,9 +140,17 @@ class Forwarder:
             event.warning("event rejected by the broker", error=failure.error)
 
     async def run(self, *, wakeup: asyncio.Event, stop: asyncio.Event) -> None:
-        """Drain while there is work, then sleep until a NOTIFY, the fallback poll, or stop."""
+        """Drain while there is work, then sleep until a NOTIFY, the fallback poll, or stop.
+
+        Claims start at most every `RELAY_CLAIM_INTERVAL_MS`: under a steady stream of commits,
+        each with its NOTIFY, one claim takes the rows of that interval instead of every commit
+        paying for a transaction and a Kafka round trip of its own. A NOTIFY after a quiet spell
+        is claimed at once.
+        """
+        interval = self._settings.relay_claim_interval_ms / 1000
         while not stop.is_set():
             wakeup.clear()  # before claiming, so a NOTIFY during the batch is not lost
+            claimed_at = time.monotonic()
             try:
                 await self._run_once_with_backoff(stop)
             except ShutdownRequestedError:
@@ -150,12 +158,9 @@ class Forwarder:
             # A short batch means the backlog is drained: rows committed since the claim have
             # notified, so the wait returns at once for them (no extra empty claim).
             if self._claimed < self._settings.relay_batch_size:
-                busy = self._claimed > 0
                 await wait_any(wakeup, stop, seconds=self._settings.relay_poll_interval_seconds)
-                if busy and self._settings.relay_claim_delay_ms:
-                    # Under a steady stream every commit would start a transaction and a Kafka
-                    # round trip of its own; a moment's wait lets one claim take many rows.
-                    await wait_any(stop, seconds=self._settings.relay_claim_delay_ms / 1000)
+                if (early := claimed_at + interval - time.monotonic()) > 0:
+                    await wait_any(stop, seconds=early)
 
     async def _run_once_with_backoff(self, stop: asyncio.Event) -> int:
         async def sleep(seconds: float) -> None:

@@ -53,15 +53,15 @@ class RelaySettings(CommonSettings):
             "before the producer sends anything, so lingering would only add latency",
         ),
     ] = 0
-    relay_claim_delay_ms: Annotated[
+    relay_claim_interval_ms: Annotated[
         int,
         Field(
             ge=0,
             le=1000,
-            description="Under load, wait this long after a wake-up before claiming, so one "
-            "transaction takes the writes of that moment together; an idle relay claims at once",
+            description="Claims start at most this often: under a stream of commits one "
+            "transaction takes the rows of that interval; a quiet relay claims at once",
         ),
-    ] = 20
+    ] = 10
     relay_max_batch_bytes: Annotated[
         int, Field(ge=1024, description="Producer batch size per partition (aiokafka)")
     ] = 256 * 1024

@@ -120,10 +120,10 @@ class CountingPublisher(KafkaPublisher):
         return await super().publish(messages)
 
 
-async def test_under_a_stream_of_commits_one_claim_takes_the_writes_of_the_claim_delay(
+async def test_under_a_stream_of_commits_one_claim_takes_the_writes_of_the_claim_interval(
     relay: Harness,
 ) -> None:
-    settings = relay.settings.model_copy(update={"relay_claim_delay_ms": 1000})
+    settings = relay.settings.model_copy(update={"relay_claim_interval_ms": 1000})
     publisher = CountingPublisher(settings)
     forwarder = Forwarder(relay.session_factory, publisher, settings)
     wakeup, stop = asyncio.Event(), asyncio.Event()
@@ -135,11 +135,9 @@ async def test_under_a_stream_of_commits_one_claim_takes_the_writes_of_the_claim
         return await relay.unpublished() == 0
 
     try:
-        # Idle: the first commit is claimed at once (a 1 s delay would still pass; the batch
-        # count below is what tells the two behaviours apart).
         await relay.write(users=[uuid.uuid4()], per_key=1)
         assert await poll(published, seconds=10)
-        # Busy now: ten commits, each with its own NOTIFY, in quick succession.
+        # Within the interval of that claim: ten commits, each with its own NOTIFY.
         await relay.write(users=[uuid.uuid4()], per_key=10)
         assert await poll(published, seconds=10)
     finally:
@@ -150,6 +148,6 @@ async def test_under_a_stream_of_commits_one_claim_takes_the_writes_of_the_claim
         await publisher.stop()
 
     assert publisher.batches[0] == 1
-    # Without the delay each NOTIFY would start a claim of its own: up to ten batches.
+    # Without the interval each NOTIFY would start a claim of its own: up to ten batches.
     assert sum(publisher.batches[1:]) == 10
     assert len(publisher.batches[1:]) <= 2, publisher.batches

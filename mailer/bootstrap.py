@@ -94,6 +94,8 @@ async def run_mailer(
             group_id=settings.mailer_group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_min_bytes=settings.mailer_fetch_min_bytes,
+            fetch_max_wait_ms=settings.mailer_fetch_max_wait_ms,
         )
         loop = ConsumerLoop(
             kafka=kafka,

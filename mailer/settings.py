@@ -35,6 +35,17 @@ class MailerSettings(CommonSettings):
         float,
         Field(gt=0, description="Wait for in-flight sends on SIGTERM and partition revocation"),
     ] = 25.0
+    mailer_fetch_min_bytes: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="The broker answers a fetch once this much is ready (or after the wait "
+            "below): a stream of small task events costs a few fetches a second, not one each",
+        ),
+    ] = 64 * 1024
+    mailer_fetch_max_wait_ms: Annotated[
+        int, Field(ge=0, le=10_000, description="Longest a fetch waits for fetch_min_bytes")
+    ] = 100
     mailer_health_host: str = "127.0.0.1"
     mailer_health_port: Annotated[
         int, Field(ge=0, le=65535, description="/healthz and /metrics; 0 disables")

@@ -62,6 +62,15 @@ class RelaySettings(CommonSettings):
             "transaction takes the rows of that interval; a quiet relay claims at once",
         ),
     ] = 10
+    relay_claim_interval_max_ms: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=1000,
+            description="Under a stream of over 1,000 events a second the interval doubles up "
+            "to this, so a claim takes more rows for a few ms of latency",
+        ),
+    ] = 40
     relay_max_batch_bytes: Annotated[
         int, Field(ge=1024, description="Producer batch size per partition (aiokafka)")
     ] = 256 * 1024

@@ -73,6 +73,9 @@ class Harness:
             query = text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             return int((await conn.execute(query)).scalar_one())
 
+    async def all_published(self) -> bool:
+        return await self.unpublished() == 0
+
     async def consume(
         self, *, until: Callable[[list[Received]], bool], topic: str | None = None
     ) -> list[Received]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
@@ -30,6 +31,22 @@ async def forwarder(relay: Harness) -> AsyncIterator[Forwarder]:
     publisher = KafkaPublisher(relay.settings)
     yield Forwarder(relay.session_factory, publisher, relay.settings)
     await publisher.stop()
+
+
+@contextlib.asynccontextmanager
+async def running(forwarder: Forwarder, settings: RelaySettings) -> AsyncIterator[asyncio.Event]:
+    """The forwarder's loop woken by a real LISTEN, as the service runs them; yields the wake-up."""
+    wakeup, stop = asyncio.Event(), asyncio.Event()
+    listener = NotifyListener(settings.libpq_conninfo, wakeup, backoff_max=1)
+    listening = asyncio.create_task(listener.run())
+    loop = asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop))
+    try:
+        yield wakeup
+    finally:
+        stop.set()
+        await loop
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
 
 
 async def drain(forwarder: Forwarder) -> int:
@@ -85,27 +102,15 @@ async def test_a_notify_wakes_the_relay_long_before_the_fallback_poll(
     relay: Harness, forwarder: Forwarder
 ) -> None:
     assert relay.settings.relay_poll_interval_seconds == 30.0
-    wakeup, stop = asyncio.Event(), asyncio.Event()
-    listener = NotifyListener(relay.settings.libpq_conninfo, wakeup, backoff_max=1)
-    listening = asyncio.create_task(listener.run())
-    running = asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop))
+    async with running(forwarder, relay.settings) as wakeup:
 
-    async def idle() -> bool:
-        return not wakeup.is_set()
+        async def idle() -> bool:
+            return not wakeup.is_set()
 
-    async def published() -> bool:
-        return await relay.unpublished() == 0
-
-    try:
         assert await poll(idle, seconds=10)
         await relay.write(users=[uuid.uuid4()], per_key=1)
         # Generous, yet far below the 30 s poll: only the NOTIFY can have woken it.
-        assert await poll(published, seconds=10)
-    finally:
-        stop.set()
-        await running
-        listening.cancel()
-        await asyncio.gather(listening, return_exceptions=True)
+        assert await poll(relay.all_published, seconds=10)
 
 
 class CountingPublisher(KafkaPublisher):
@@ -126,25 +131,14 @@ async def test_under_a_stream_of_commits_one_claim_takes_the_writes_of_the_claim
     settings = relay.settings.model_copy(update={"relay_claim_interval_ms": 1000})
     publisher = CountingPublisher(settings)
     forwarder = Forwarder(relay.session_factory, publisher, settings)
-    wakeup, stop = asyncio.Event(), asyncio.Event()
-    listener = NotifyListener(settings.libpq_conninfo, wakeup, backoff_max=1)
-    listening = asyncio.create_task(listener.run())
-    running = asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop))
-
-    async def published() -> bool:
-        return await relay.unpublished() == 0
-
     try:
-        await relay.write(users=[uuid.uuid4()], per_key=1)
-        assert await poll(published, seconds=10)
-        # Within the interval of that claim: ten commits, each with its own NOTIFY.
-        await relay.write(users=[uuid.uuid4()], per_key=10)
-        assert await poll(published, seconds=10)
+        async with running(forwarder, settings):
+            await relay.write(users=[uuid.uuid4()], per_key=1)
+            assert await poll(relay.all_published, seconds=10)
+            # Within the interval of that claim: ten commits, each with its own NOTIFY.
+            await relay.write(users=[uuid.uuid4()], per_key=10)
+            assert await poll(relay.all_published, seconds=10)
     finally:
-        stop.set()
-        await running
-        listening.cancel()
-        await asyncio.gather(listening, return_exceptions=True)
         await publisher.stop()
 
     assert publisher.batches[0] == 1

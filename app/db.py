@@ -18,19 +18,29 @@ from app.outbox import DEFAULT_TOPIC, append_to_outbox
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = True
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pre_ping: bool = True,
+    autocommit: bool = False,
 ) -> AsyncEngine:
     """A pooled engine; with `pre_ping` a restarted PostgreSQL costs one failed checkout.
 
     Without it a checkout costs no round trip; the first statement on a dead connection fails
     instead, and SQLAlchemy then invalidates the whole pool, so only in-flight work is lost.
+    With `autocommit` every connection is opened in autocommit and stays so: each statement is
+    its own transaction, and a connection going back to the pool needs no rollback.
     """
+    # Nothing to roll back on an autocommit connection's return to the pool.
+    per_statement = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
+        **(per_statement if autocommit else {}),
     )
 
 

@@ -28,7 +28,13 @@ class CommonSettings(BaseSettings):
         Field(description="SQLAlchemy URL, postgresql+psycopg://user:password@host:port/db"),
     ] = PostgresDsn("postgresql+psycopg://todo:todo@127.0.0.1:5432/todo")
     db_pool_size: Annotated[
-        int, Field(ge=1, le=200, description="Connections kept per process (opened on demand)")
+        int,
+        Field(
+            ge=1,
+            le=200,
+            description="Connections kept per pool (opened on demand); the API has two pools, "
+            "one for transactions and one for one-statement writes",
+        ),
     ] = 16
     db_max_overflow: Annotated[
         int,

@@ -32,11 +32,20 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             # A ping per request is a round trip per request; a lost connection is a 503 instead.
             pre_ping=False,
         )
+        # One-statement writes (`POST /tasks`) get connections that stay in autocommit: no
+        # isolation switch on checkout and no rollback on return (decision 0008).
+        autocommit = make_engine(
+            settings.sqlalchemy_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pre_ping=False,
+            autocommit=True,
+        )
         passwords = Passwords.from_settings(settings)
         app.state.api = AppState(
             settings=settings,
             engine=engine,
-            autocommit=engine.execution_options(isolation_level="AUTOCOMMIT"),
+            autocommit=autocommit,
             session_factory=make_session_factory(engine),
             passwords=passwords,
             limiter=LoginRateLimiter.from_settings(settings),
@@ -45,6 +54,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             yield
         finally:
             passwords.close()
+            await autocommit.dispose()
             await engine.dispose()
 
     app = FastAPI(

@@ -18,5 +18,5 @@ class AppState:
     session_factory: async_sessionmaker[AsyncSession]
     passwords: Passwords
     limiter: LoginRateLimiter
-    #: The same pool, its connections in autocommit: for handlers that write in one statement.
+    #: A pool of its own whose connections stay in autocommit: for one-statement writes.
     autocommit: AsyncEngine

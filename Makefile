@@ -20,7 +20,7 @@ lint:
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	.venv/bin/lint-imports
-	$(PY) -m app.contracts --check
+	$(PY) -m app.core.schema_export --check
 	@scripts/lint-extra.sh
 
 test:

@@ -9,8 +9,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
-from app.models import Base
-from app.settings import CommonSettings
+from app.core.models import Base
+from app.core.settings import CommonSettings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

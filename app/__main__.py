@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-from app.logging import configure_logging
+from app.core.logging import configure_logging
 from app.settings import ApiSettings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from app.api.main import create_app
-from app.logging import configure_logging
+from app.core.logging import configure_logging
 from app.settings import ApiSettings
 
 #: Allocations between young-generation collections (CPython's default is 700). A request

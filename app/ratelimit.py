@@ -15,7 +15,7 @@ from sqlalchemy import case, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import LoginAttempts
+from app.core.models import LoginAttempts
 from app.settings import ApiSettings
 
 PURGE_BATCH = 100

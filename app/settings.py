@@ -1,62 +1,14 @@
-"""Configuration from the environment only: a common base and one subclass per service."""
+"""Settings of the HTTP API (the other services' classes live beside their code)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import Field, PostgresDsn, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, model_validator
+
+from app.core.settings import MIN_SECRET_LENGTH, AppEnv, CommonSettings
 
 DEV_JWT_SECRET = "development-only-secret-change-me-please-32b"  # noqa: S105 - refused in production
-MIN_SECRET_LENGTH = 32
-
-
-class AppEnv(StrEnum):
-    DEVELOPMENT = "development"
-    PRODUCTION = "production"
-
-
-class CommonSettings(BaseSettings):
-    """Settings every process shares: where PostgreSQL and Kafka are, and how to log."""
-
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
-
-    app_env: AppEnv = AppEnv.DEVELOPMENT
-    database_url: Annotated[
-        PostgresDsn,
-        Field(description="SQLAlchemy URL, postgresql+psycopg://user:password@host:port/db"),
-    ] = PostgresDsn("postgresql+psycopg://todo:todo@127.0.0.1:5432/todo")
-    db_pool_size: Annotated[
-        int,
-        Field(
-            ge=1,
-            le=200,
-            description="Connections kept per pool (opened on demand); the API has two pools, "
-            "one for transactions and one for one-statement writes",
-        ),
-    ] = 16
-    db_max_overflow: Annotated[
-        int,
-        Field(
-            ge=0,
-            le=200,
-            description="Extra connections opened under load and closed again; 0 makes a busy "
-            "process wait for a pooled one instead of paying a new connection per request",
-        ),
-    ] = 0
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_topic: str = "events"
-    log_level: str = "INFO"
-    log_json: Annotated[bool, Field(description="One JSON object a line (containers)")] = True
-
-    @property
-    def is_production(self) -> bool:
-        return self.app_env is AppEnv.PRODUCTION
-
-    @property
-    def sqlalchemy_url(self) -> str:
-        return str(self.database_url)
 
 
 class ApiSettings(CommonSettings):
@@ -90,8 +42,12 @@ class ApiSettings(CommonSettings):
     ] = 50
     login_failure_window_seconds: Annotated[int, Field(ge=1)] = 300
     cors_origins: Annotated[
-        list[str], Field(description="Origins allowed cross-origin; empty (default) = CORS off")
-    ] = []
+        list[str],
+        Field(
+            default_factory=list,
+            description="Origins allowed cross-origin; empty (default) = CORS off",
+        ),
+    ]
 
     @model_validator(mode="after")
     def _refuse_weak_secret_outside_development(self) -> Self:

@@ -9,10 +9,17 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, bindparam, false, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.db import UnitOfWork
-from app.events import Event, TaskCompleted, TaskCreated, TaskDeleted, TaskReopened, TaskUpdated
-from app.models import Base, Task
-from app.outbox import DEFAULT_TOPIC, OUTBOX_TABLE, outbox_row
+from app.core.db import UnitOfWork
+from app.core.events import (
+    Event,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskReopened,
+    TaskUpdated,
+)
+from app.core.models import Base, Task
+from app.core.outbox import DEFAULT_TOPIC, OUTBOX_TABLE, outbox_row
 
 TASKS_TABLE = Base.metadata.tables["tasks"]
 USERS_TABLE = Base.metadata.tables["users"]

@@ -10,9 +10,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import UnitOfWork
-from app.events import UserRegistered
-from app.models import User
+from app.core.db import UnitOfWork
+from app.core.events import UserRegistered
+from app.core.models import User
 from app.ratelimit import LoginRateLimiter
 from app.security import Passwords
 

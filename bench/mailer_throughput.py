@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import make_url, text
 
-from app.db import make_engine
+from app.core.db import make_engine
 from mailer.dedupe import PostgresDedupeStore
 from tests.integration.mailer.conftest import make_digest
 from tests.integration.mailer.smtp_sink import RecordingHandler, SmtpSink

@@ -32,11 +32,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import insert, text
 
-from app.db import make_engine, make_session_factory
-from app.events import TaskCreated
-from app.logging import configure_logging
-from app.models import OutboxEvent
-from app.outbox import append_to_outbox, outbox_row
+from app.core.db import make_engine, make_session_factory
+from app.core.events import TaskCreated
+from app.core.logging import configure_logging
+from app.core.models import OutboxEvent
+from app.core.outbox import append_to_outbox, outbox_row
 from bench.database import bench_database
 from bench.stats import percentile
 from relay.forwarder import Forwarder, to_message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from app.logging import configure_logging
+from app.core.logging import configure_logging
 from mailer.bootstrap import run_mailer
 from mailer.settings import MailerSettings
 

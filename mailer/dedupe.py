@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from app.models import ProcessedEvent
+from app.core.models import ProcessedEvent
 from mailer.message import DatabaseUnavailableError
 
 # What a lost or refused connection looks like; constraint violations are bugs, not outages.

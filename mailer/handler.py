@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type
 from tenacity.wait import wait_base
 
-from app.events import AnyEvent, DailyDigestRequested, decode_event
+from app.core.events import AnyEvent, DailyDigestRequested, decode_event
 from mailer.dedupe import DedupeStore
 from mailer.message import DatabaseUnavailableError, Message, Outcome, PermanentError
 from mailer.transport import MailTransport

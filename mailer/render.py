@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from app.events import DailyDigestRequested
+from app.core.events import DailyDigestRequested
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

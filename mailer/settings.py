@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from app.settings import CommonSettings
+from app.core.settings import CommonSettings
 
 
 class SmtpSecurity(StrEnum):

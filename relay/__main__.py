@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from app.logging import configure_logging
+from app.core.logging import configure_logging
 from relay.service import serve
 from relay.settings import RelaySettings
 

@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import make_engine, make_session_factory
+from app.core.db import make_engine, make_session_factory
 from relay import metrics
 from relay.forwarder import Forwarder, LeadershipLostError
 from relay.leadership import Leadership

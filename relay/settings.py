@@ -8,7 +8,7 @@ from psycopg.conninfo import make_conninfo
 from pydantic import Field
 from sqlalchemy import make_url
 
-from app.settings import CommonSettings
+from app.core.settings import CommonSettings
 
 #: Default advisory lock key: any bigint every relay of one deployment agrees on.
 DEFAULT_LOCK_KEY = 0x7265_6C61_7900  # "relay\0"

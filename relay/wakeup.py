@@ -10,7 +10,7 @@ from psycopg import sql
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.wait import wait_random_exponential
 
-from app.outbox import OUTBOX_CHANNEL
+from app.core.outbox import OUTBOX_CHANNEL
 
 log = structlog.get_logger(__name__)
 

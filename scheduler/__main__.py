@@ -7,9 +7,9 @@ import asyncio
 import sys
 from datetime import date, timedelta
 
-from app.db import make_engine, make_session_factory
-from app.events import utcnow
-from app.logging import configure_logging
+from app.core.clock import utcnow
+from app.core.db import make_engine, make_session_factory
+from app.core.logging import configure_logging
 from scheduler.daemon import serve
 from scheduler.digest import DigestResult, run_digest
 from scheduler.health import is_alive

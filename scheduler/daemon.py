@@ -11,8 +11,8 @@ import structlog
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from app.db import make_engine, make_session_factory
-from app.events import utcnow
+from app.core.clock import utcnow
+from app.core.db import make_engine, make_session_factory
 from scheduler.health import remove_heartbeat
 from scheduler.jobs import DIGEST_JOB_ID, DigestJob, build_scheduler, next_digest_at
 from scheduler.settings import SchedulerSettings

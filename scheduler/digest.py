@@ -19,8 +19,9 @@ import structlog
 from sqlalchemy import CursorResult, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.events import DailyDigestRequested, DigestStats, utcnow
-from app.outbox import DEFAULT_TOPIC, outbox_row
+from app.core.clock import utcnow
+from app.core.events import DailyDigestRequested, DigestStats
+from app.core.outbox import DEFAULT_TOPIC, outbox_row
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +51,8 @@ CROSS JOIN LATERAL (
 ) AS o
 ORDER BY p.id
 """
-#: The outbox columns a digest fills, in `app.outbox.outbox_row`'s shape (a test keeps them equal).
+#: The outbox columns a digest fills, in `app.core.outbox.outbox_row`'s shape (a test keeps them
+#: equal).
 OUTBOX_COLUMNS = ("event_id", "topic", "key", "type", "payload", "occurred_at")
 
 # The whole page in ONE statement: six array parameters instead of 6 x page-size scalars (measured

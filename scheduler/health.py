@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from app.events import utcnow
+from app.core.clock import utcnow
 
 #: Missed beats tolerated before the process counts as stuck.
 MISSED_BEATS = 3

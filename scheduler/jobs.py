@@ -20,7 +20,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from app.events import utcnow
+from app.core.clock import utcnow
 from scheduler.digest import DigestOptions, DigestResult, run_digest
 from scheduler.health import write_heartbeat
 from scheduler.settings import SchedulerSettings

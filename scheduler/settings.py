@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, field_validator, model_validator
 
-from app.settings import CommonSettings
+from app.core.settings import CommonSettings
 
 
 class SchedulerSettings(CommonSettings):

@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db import make_engine, make_session_factory
+from app.core.db import make_engine, make_session_factory
 from tests.migrations import migrated_database
 from tests.services import kafka_bootstrap_servers, postgres_admin_url
 

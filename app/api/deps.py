@@ -13,8 +13,8 @@ from starlette.exceptions import HTTPException
 
 from app.api.errors import unauthorized
 from app.api.state import AppState
-from app.db import UnitOfWork
-from app.models import Task
+from app.core.db import UnitOfWork
+from app.core.models import Task
 from app.security import user_id_from_token
 from app.tasks import get_owned_task
 from app.users import user_exists

@@ -13,7 +13,7 @@ from app.api.middleware import REQUEST_ID_HEADER, RequestIdMiddleware
 from app.api.openapi import install_openapi
 from app.api.routes import auth, health, tasks
 from app.api.state import AppState
-from app.db import make_engine, make_session_factory
+from app.core.db import make_engine, make_session_factory
 from app.ratelimit import LoginRateLimiter
 from app.security import Passwords
 from app.settings import ApiSettings

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.api.main import create_app
-from app.models import OutboxEvent
+from app.core.models import OutboxEvent
 from app.settings import ApiSettings
 
 PASSWORD = "correct horse battery staple"

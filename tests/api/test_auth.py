@@ -11,7 +11,7 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.models import User
+from app.core.models import User
 from app.settings import ApiSettings
 from tests.api.conftest import PASSWORD, Account, ClientFactory, assert_problem, outbox
 

@@ -12,7 +12,7 @@ from httpx import AsyncClient
 from sqlalchemy import func, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.models import OutboxEvent, Task
+from app.core.models import OutboxEvent, Task
 from tests.api.conftest import PASSWORD, Account, ClientFactory, outbox
 
 pytestmark = pytest.mark.api

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import create_engine, insert
 
 from app.api.main import create_app
-from app.models import User
+from app.core.models import User
 from app.security import issue_token
 from app.settings import ApiSettings
 

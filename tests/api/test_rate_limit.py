@@ -9,7 +9,7 @@ from httpx import AsyncClient, Response
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.models import LoginAttempts
+from app.core.models import LoginAttempts
 from tests.api.conftest import Account, ClientFactory, assert_problem
 
 pytestmark = pytest.mark.api

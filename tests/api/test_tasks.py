@@ -10,7 +10,7 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.models import Task
+from app.core.models import Task
 from tests.api.conftest import Account, assert_problem
 
 pytestmark = pytest.mark.api

@@ -13,7 +13,7 @@ from httpx import AsyncClient
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.models import OutboxEvent, Task, User
+from app.core.models import OutboxEvent, Task, User
 from app.settings import ApiSettings
 from tests.api.conftest import Account, assert_problem
 

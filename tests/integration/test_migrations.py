@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from app.models import Base
+from app.core.models import Base
 from tests.migrations import downgrade, empty_database, upgrade
 
 pytestmark = pytest.mark.integration

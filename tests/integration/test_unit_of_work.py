@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db import UnitOfWork
-from app.events import UserRegistered, decode_event
-from app.models import OutboxEvent, User
+from app.core.db import UnitOfWork
+from app.core.events import UserRegistered, decode_event
+from app.core.models import OutboxEvent, User
 
 pytestmark = pytest.mark.integration
 

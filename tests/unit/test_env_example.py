@@ -104,8 +104,9 @@ def test_each_commented_out_setting_shows_the_default_of_the_code(
         for field_name, field in cls.model_fields.items():
             name = env_name(cls, field_name)
             # Without a default (SMTP_USERNAME) the line can only show a placeholder.
-            if name not in shown or field.default is None:
+            default = field.get_default(call_default_factory=True)
+            if name not in shown or default is None:
                 continue
-            if getattr(settings, field_name) != field.default:
-                differing[name] = f"{shown[name]!r} is not the default {field.default!r}"
+            if getattr(settings, field_name) != default:
+                differing[name] = f"{shown[name]!r} is not the default {default!r}"
     assert differing == {}

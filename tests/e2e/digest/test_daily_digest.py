@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.events import DailyDigestRequested
+from app.core.events import DailyDigestRequested
 from tests.system import Deployment, Received, sync_url, wait_until
 
 pytestmark = pytest.mark.e2e

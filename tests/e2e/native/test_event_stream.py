@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.events import decode_event
+from app.core.events import decode_event
 from tests.e2e.native.conftest import NativeRun
 from tests.e2e.native.users import sign_up
 from tests.system import topic_records

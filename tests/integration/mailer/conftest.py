@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.events import DailyDigestRequested, DigestStats
-from app.models import ProcessedEvent
+from app.core.events import DailyDigestRequested, DigestStats
+from app.core.models import ProcessedEvent
 from mailer.bootstrap import run_mailer
 from mailer.settings import MailerSettings
 from tests.integration.mailer.smtp_sink import RecordingHandler, SmtpSink

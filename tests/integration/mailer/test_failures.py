@@ -8,7 +8,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.events import TaskCreated
+from app.core.events import TaskCreated
 from mailer.settings import MailerSettings
 from tests.integration.mailer.conftest import (
     RunningMailer,

@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.events import TaskCreated
-from app.outbox import append_to_outbox
+from app.core.events import TaskCreated
+from app.core.outbox import append_to_outbox
 from relay.settings import RelaySettings
 
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from app.db import make_engine, make_session_factory
+from app.core.db import make_engine, make_session_factory
 from relay import metrics
 from relay.forwarder import Forwarder
 from relay.leadership import Leadership

@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from app.events import TaskCreated
+from app.core.events import TaskCreated
 from relay.service import serve
 from relay.settings import RelaySettings
 from tests.integration.relay.conftest import (

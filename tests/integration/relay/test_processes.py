@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.events import TaskCreated
+from app.core.events import TaskCreated
 from tests.integration.relay.conftest import Harness, first_seen_order, has_all, poll, written_order
 from tests.integration.relay.processes import RelayProcess
 

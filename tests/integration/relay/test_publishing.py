@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from sqlalchemy import text
 
-from app.events import TaskCreated, decode_event
-from app.outbox import append_to_outbox
+from app.core.events import TaskCreated, decode_event
+from app.core.outbox import append_to_outbox
 from relay.forwarder import Forwarder
 from relay.publisher import Failure, KafkaPublisher, Message
 from relay.settings import RelaySettings

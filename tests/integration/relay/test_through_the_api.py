@@ -11,7 +11,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
 from app.api.main import create_app
-from app.events import decode_event
+from app.core.events import decode_event
 from app.settings import ApiSettings
 from relay.forwarder import Forwarder
 from relay.publisher import KafkaPublisher

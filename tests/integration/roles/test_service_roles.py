@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import UnitOfWork, make_session_factory
+from app.core.db import UnitOfWork, make_session_factory
 from app.ratelimit import LoginRateLimiter
 from app.security import Passwords
 from app.tasks import create_task, delete_task, get_owned_task, list_tasks, update_task

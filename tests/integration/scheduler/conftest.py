@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.events import DailyDigestRequested, decode_event
-from app.models import OutboxEvent
+from app.core.events import DailyDigestRequested, decode_event
+from app.core.models import OutboxEvent
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import Task, User
+from app.core.models import Task, User
 
 _sequence = itertools.count(1)
 BASE_TIME = datetime(2025, 12, 31, 8, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.events import DailyDigestRequested
+from app.core.events import DailyDigestRequested
 from tests.integration.scheduler.conftest import ReadDigests
 from tests.integration.scheduler.factories import create_users
 

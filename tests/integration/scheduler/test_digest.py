@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.events import DailyDigestRequested
+from app.core.events import DailyDigestRequested
 from scheduler.digest import DigestOptions, digest_pages, run_digest
 from tests.integration.scheduler.conftest import ReadDigests
 from tests.integration.scheduler.factories import (

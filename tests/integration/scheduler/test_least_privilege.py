@@ -12,7 +12,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db import make_engine, make_session_factory
+from app.core.db import make_engine, make_session_factory
 from scheduler.digest import DigestOptions, run_digest
 from tests.integration.scheduler.conftest import ReadDigests
 from tests.integration.scheduler.factories import create_users

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Executable
 
-from app.events import Event
+from app.core.events import Event
 
 
 class FakeConnection:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.events import (
+from app.core.events import (
     TaskCompleted,
     TaskCreated,
     TaskDeleted,
@@ -16,7 +16,7 @@ from app.events import (
     TaskUpdated,
     decode_event,
 )
-from app.models import Task
+from app.core.models import Task
 from app.tasks import CREATE_TASK, apply_changes, create_task, delete_task, update_task
 from tests.unit.api.fakes import FakeConnection, FakeUnitOfWork
 

@@ -14,7 +14,14 @@ from pydantic import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from app.contracts import (
+from app.core.events import (
+    EVENT_TYPES,
+    DailyDigestRequested,
+    TaskCompleted,
+    TaskCreated,
+    decode_event,
+)
+from app.core.schema_export import (
     ASYNCAPI_PATH,
     SCHEMA_PATH,
     asyncapi_document,
@@ -22,13 +29,6 @@ from app.contracts import (
     example_events,
     main,
     rendered_documents,
-)
-from app.events import (
-    EVENT_TYPES,
-    DailyDigestRequested,
-    TaskCompleted,
-    TaskCreated,
-    decode_event,
 )
 
 pytestmark = pytest.mark.unit
@@ -237,7 +237,7 @@ def test_json_schema_requires_every_field_that_is_always_on_the_wire() -> None:
 def test_committed_documents_match_the_models() -> None:
     for path, expected in rendered_documents().items():
         assert path.read_text(encoding="utf-8") == expected, (
-            f"{path.name} is stale: run `python -m app.contracts` and commit the result"
+            f"{path.name} is stale: run `python -m app.core.schema_export` and commit the result"
         )
 
 

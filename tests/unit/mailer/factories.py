@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from app.events import DailyDigestRequested, DigestStats
+from app.core.events import DailyDigestRequested, DigestStats
 from mailer.message import Message
 
 

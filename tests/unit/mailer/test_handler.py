@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from tenacity import wait_none
 
-from app.events import TaskCreated
+from app.core.events import TaskCreated
 from mailer.handler import DigestHandler, KeyedLocks
 from mailer.message import Outcome, PermanentError, TransientError
 from mailer.render import render_digest

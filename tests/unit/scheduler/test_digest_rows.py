@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.events import DailyDigestRequested
-from app.outbox import outbox_row
+from app.core.events import DailyDigestRequested
+from app.core.outbox import outbox_row
 from scheduler.digest import OUTBOX_COLUMNS, build_digest
 
 pytestmark = pytest.mark.unit

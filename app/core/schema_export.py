@@ -1,8 +1,8 @@
-"""Export the event contracts of `app.events` as documents other teams and tools can read.
+"""Export the event contracts of `app.core.events` as documents other teams and tools can read.
 
-`python -m app.contracts` writes `docs/events.schema.json` (JSON Schema 2020-12 of every event)
-and `docs/asyncapi.yaml` (AsyncAPI 3.0: topic `events`, one message per event type, its key and
-headers); `--check` only compares and exits 1 when the committed documents have drifted.
+`python -m app.core.schema_export` writes `docs/events.schema.json` (JSON Schema 2020-12 of every
+event) and `docs/asyncapi.yaml` (AsyncAPI 3.0: topic `events`, one message per event type, its key
+and headers); `--check` only compares and exits 1 when the committed documents have drifted.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped,unused-ignore]  # no stubs in the locked deps
 from pydantic import TypeAdapter
 
-from app.events import (
+from app.core.events import (
     EVENT_TYPES,
     AnyEvent,
     DailyDigestRequested,
@@ -31,9 +31,9 @@ from app.events import (
     TaskUpdated,
     UserRegistered,
 )
-from app.outbox import DEFAULT_TOPIC
+from app.core.outbox import DEFAULT_TOPIC
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCHEMA_PATH = DOCS / "events.schema.json"
 ASYNCAPI_PATH = DOCS / "asyncapi.yaml"
 CONTRACT_VERSION = "1.0.0"
@@ -65,8 +65,8 @@ def events_json_schema() -> dict[str, Any]:
         "title": "Eventful TODO domain events",
         "description": (
             f"Every value on the Kafka topic `{DEFAULT_TOPIC}` is one of these JSON objects. "
-            "Unknown fields are refused. Generated from app/events.py by "
-            "`python -m app.contracts`; do not edit by hand."
+            "Unknown fields are refused. Generated from app/core/events.py by "
+            "`python -m app.core.schema_export`; do not edit by hand."
         ),
         **schema,
     }
@@ -175,7 +175,8 @@ def asyncapi_document() -> dict[str, Any]:
                 "Domain events of Eventful TODO. The API and the scheduler write them to the "
                 "PostgreSQL outbox in the transaction that makes the change; the relay publishes "
                 "them to Kafka at least once, in order per user. Consumers dedupe on event_id. "
-                "Generated from app/events.py by `python -m app.contracts`; do not edit by hand."
+                "Generated from app/core/events.py by `python -m app.core.schema_export`; "
+                "do not edit by hand."
             ),
         },
         "defaultContentType": "application/json",
@@ -220,7 +221,10 @@ def render_json_schema() -> str:
 
 
 def render_asyncapi() -> str:
-    header = "# Generated from app/events.py by `python -m app.contracts`; do not edit by hand.\n"
+    header = (
+        "# Generated from app/core/events.py by `python -m app.core.schema_export`; "
+        "do not edit by hand.\n"
+    )
     body = yaml.safe_dump(asyncapi_document(), sort_keys=False, allow_unicode=True, width=100)
     return header + str(body)
 
@@ -231,7 +235,7 @@ def rendered_documents() -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.contracts", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m app.core.schema_export", description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if the documents are stale")
     args = parser.parse_args(argv)
     stale = [
@@ -242,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         for path in stale:
             sys.stdout.write(
-                f"stale: {path.relative_to(DOCS.parent)}; run python -m app.contracts\n"
+                f"stale: {path.relative_to(DOCS.parent)}; run python -m app.core.schema_export\n"
             )
         return 1 if stale else 0
     for path, text in rendered_documents().items():

@@ -2,7 +2,7 @@
 
 Producers build these models and the outbox stores their JSON; consumers decode Kafka values with
 `decode_event`. `docs/events.schema.json` and `docs/asyncapi.yaml` are generated from this module
-(`python -m app.contracts`), and a test keeps them in step.
+(`python -m app.core.schema_export`), and a test keeps them in step.
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.clock import utcnow
+
 #: Namespace for ids derived from content (UUIDv5), e.g. one digest per (user, day).
 EVENT_NAMESPACE = uuid.UUID("6f1c3e2a-9b7d-5c4e-8a21-0d3f5b6c7e81")
 #: Validation context of decoding: what arrives must be complete, nothing is defaulted.
 WIRE = "wire"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Event(BaseModel):

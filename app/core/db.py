@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from app.events import Event
-from app.outbox import DEFAULT_TOPIC, append_to_outbox
+from app.core.events import Event
+from app.core.outbox import DEFAULT_TOPIC, append_to_outbox
 
 
 def make_engine(

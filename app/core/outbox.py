@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.events import Event
-from app.models import Base
+from app.core.events import Event
+from app.core.models import Base
 
 #: Channel the relay LISTENs on (the trigger's NOTIFY is transactional: delivered at commit).
 OUTBOX_CHANNEL = "outbox"

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from app.settings import CommonSettings
+from app.core.settings import CommonSettings
 
 
 class _NamedWriteLogger(structlog.WriteLogger):

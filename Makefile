@@ -1,21 +1,25 @@
-# One entry point for developers and CI. `make check` = every lint + every test (the README's command).
+# One entry point for developers and CI; each target works from a fresh clone (the set-up is in
+# scripts/setup.sh and is a no-op when already done). `make check` is the README's test command.
 SHELL := /bin/bash
-PY ?= .venv/bin/python
-PYTHON312 ?= $(shell ls -d /root/.pyenv/versions/3.12.*/bin/python3 2>/dev/null | tail -n 1 || command -v python3.12)
-SERVICES := scripts/services.sh
+PY := .venv/bin/python
+# An interpreter of your choice: make venv PYTHON312=/path/to/python3.12 (else found by setup.sh).
+PYTHON312 ?=
+export PYTHON312
 
-.PHONY: venv lock lint test check services-start services-stop dev clean
+.PHONY: venv check-setup check lint test dev mail lock services-start services-stop
 
 venv:
-	@command -v uv >/dev/null || $(PYTHON312) -m pip install -q uv
-	@test -x $(PY) || uv venv -q -p $(PYTHON312) .venv
-	uv pip sync -q -p $(PY) requirements/dev.txt
+	@scripts/setup.sh venv
 
-lock:
-	uv pip compile pyproject.toml --python-version 3.12 --generate-hashes -q -o requirements/base.txt
-	uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -q -o requirements/dev.txt
+# Set-up only: virtualenv, Debian packages, and check's own PostgreSQL and Kafka started once.
+check-setup:
+	@scripts/check.sh --setup-only
 
-lint:
+# Every lint and every test, with all their set-up; PYTEST_ARGS="-m unit" narrows the tests.
+check:
+	@scripts/check.sh
+
+lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -23,16 +27,25 @@ lint:
 	$(PY) -m app.core.schema_export --check
 	@scripts/lint-extra.sh
 
-test:
-	$(PY) -m pytest
+# The tests alone, with the services the environment names (or testcontainers, or skips).
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
 
-check: lint test
+# `set -m`: dev.sh runs as the terminal's foreground job of its own, so Ctrl-C reaches it (it
+# stops everything and exits 0) and not make, which would report the interrupt as an error.
+dev:
+	@set -m; scripts/dev.sh; status=$$?; exit $$status
+
+mail:
+	@$(if $(wildcard $(PY)),$(PY),python3) scripts/mail.py $(if $(N),-n $(N))
+
+lock:
+	uv=$$(scripts/setup.sh uv) && \
+	"$$uv" pip compile pyproject.toml --python-version 3.12 --generate-hashes -q -o requirements/base.txt && \
+	"$$uv" pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -q -o requirements/dev.txt
 
 services-start:
-	$(SERVICES) start
+	scripts/services.sh start
 
 services-stop:
-	$(SERVICES) stop
-
-dev:
-	scripts/dev.sh
+	scripts/services.sh stop

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# `make dev`: the whole system natively, without Docker. Local PostgreSQL and Kafka from
-# scripts/services.sh, the service roles, the migrations, then api, relay, scheduler, mailer, an
-# SMTP sink writing every email into a Maildir folder, and nginx, supervised by honcho with
-# Procfile.dev. Ctrl-C stops them all, and PostgreSQL and Kafka too if this script started them.
-# Ports and names come from DEV_* variables (docs/deployment.md); .env is not read.
+# `make dev`: the whole system natively, without Docker, from a fresh clone. The set-up of
+# scripts/setup.sh (virtualenv, Debian packages), PostgreSQL and Kafka (DATABASE_URL /
+# KAFKA_BOOTSTRAP_SERVERS when given, else local ones from scripts/services.sh: running ones are
+# reused, the others started), the service roles, the migrations, then api, relay, scheduler,
+# mailer, an SMTP sink writing every email into a Maildir folder, and nginx, supervised by honcho
+# with Procfile.dev. Ctrl-C stops them all, and PostgreSQL and Kafka too if this script started
+# them, and exits 0. Ports and names come from DEV_* variables (docs/deployment.md); .env is not read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/.venv/bin:$PATH"
+t_start=$SECONDS
 
 DEV_DIR=${DEV_DIR:-$PWD/var/dev}
 DEV_DB=${DEV_DB:-todo_dev}
@@ -26,22 +28,37 @@ for port in "$DEV_WEB_PORT" "$DEV_API_PORT" "$DEV_SMTP_PORT" "$DEV_RELAY_METRICS
   fi
 done
 
-# PostgreSQL and Kafka: reuse running ones; start the others, and stop those again on exit.
-status=$(scripts/services.sh status 2>/dev/null || true)
+scripts/setup.sh dev
+export PATH="$PWD/.venv/bin:$PATH"
+
+# PostgreSQL and Kafka: the given ones; else reuse running local ones, start the others, and
+# stop those again on exit.
 started=()
-grep -q '^postgres: up' <<<"$status" || started+=(pg)
-grep -q '^kafka: up' <<<"$status" || started+=(kafka)
+waiter=""
 cleanup() {
+  if [ -n "$waiter" ]; then kill "$waiter" 2>/dev/null || true; fi
   for service in "${started[@]}"; do
     log "stopping $service"
     scripts/services.sh "stop-$service" || true
   done
 }
 trap cleanup EXIT
-eval "$(scripts/services.sh start)"
+status=$(scripts/services.sh status 2>/dev/null || true)
+given_db=${DATABASE_URL:-} given_kafka=${KAFKA_BOOTSTRAP_SERVERS:-}
+if [ -z "$given_db" ] && ! grep -q '^postgres: up' <<<"$status"; then
+  started+=(pg)
+  scripts/services.sh start-pg
+fi
+if [ -z "$given_kafka" ] && ! grep -q '^kafka: up' <<<"$status"; then
+  started+=(kafka)
+  scripts/services.sh start-kafka
+fi
+eval "$(scripts/services.sh env)"
+DATABASE_URL=${given_db:-$DATABASE_URL} KAFKA_BOOTSTRAP_SERVERS=${given_kafka:-$KAFKA_BOOTSTRAP_SERVERS}
+export KAFKA_BOOTSTRAP_SERVERS
 
 # Superuser URL for psql (libpq spells the scheme without the driver).
-admin=${DATABASE_URL/postgresql+psycopg:/postgresql:}
+admin=$(sed -E 's#^postgresql\+[a-z0-9]+:#postgresql:#' <<<"$DATABASE_URL")
 if [ -z "$(psql -X -At "$admin" -c "SELECT 1 FROM pg_database WHERE datname = '$DEV_DB'")" ]; then
   log "creating database $DEV_DB"
   psql -X -q "$admin" -c "CREATE DATABASE \"$DEV_DB\""
@@ -74,15 +91,50 @@ export DEV_SMTP_PORT DEV_MAILDIR=$DEV_DIR/mail
 export API_UPSTREAM=127.0.0.1:$DEV_API_PORT LISTEN_PORT=127.0.0.1:$DEV_WEB_PORT
 export WEB_ROOT=$PWD/web NGINX_DIR=$DEV_DIR/nginx
 
-cat >&2 <<EOF
+banner() {
+  cat >&2 <<EOF
 [dev] Eventful TODO, natively:
 [dev]   app           http://127.0.0.1:$DEV_WEB_PORT/
 [dev]   API docs      http://127.0.0.1:$DEV_WEB_PORT/api/docs   (API itself on 127.0.0.1:$DEV_API_PORT)
-[dev]   emails        $DEV_MAILDIR/new/   (SMTP sink on 127.0.0.1:$DEV_SMTP_PORT, one file per email)
+[dev]   emails        $DEV_MAILDIR/new/, one file each (SMTP sink on 127.0.0.1:$DEV_SMTP_PORT); read them: make mail
 [dev]   metrics       relay http://127.0.0.1:$DEV_RELAY_METRICS_PORT/metrics, mailer http://127.0.0.1:$DEV_MAILER_HEALTH_PORT/metrics
 [dev]   digest now    DATABASE_URL=$DEV_SCHEDULER_DATABASE_URL .venv/bin/python -m scheduler run-once --date \$(date -I)
 [dev]   database      $(url_for todo_owner)   Kafka $KAFKA_BOOTSTRAP_SERVERS
 [dev] Ctrl-C stops everything.
 EOF
-# Not exec: the EXIT trap must still stop the services this script started.
-honcho --env /dev/null --procfile Procfile.dev start
+}
+banner
+# Once the app answers through nginx, say so, and repeat the banner below the services' logs.
+(
+  for _ in $(seq 600); do
+    if curl -fs -o /dev/null "http://127.0.0.1:$DEV_WEB_PORT/api/readyz"; then
+      log "ready in $((SECONDS - t_start)) s"
+      banner
+      exit 0
+    fi
+    sleep 0.2
+  done
+) &
+waiter=$!
+
+# honcho in the background: `wait` returns at once when a signal arrives, so Ctrl-C, or a
+# SIGTERM sent to this script alone, reaches honcho and it stops every service.
+stopping=false
+stop() {
+  stopping=true
+  kill -INT "$honcho" 2>/dev/null || true
+}
+trap stop INT TERM HUP
+honcho --env /dev/null --procfile Procfile.dev start &
+honcho=$!
+rc=0
+while :; do
+  wait "$honcho" || rc=$?
+  kill -0 "$honcho" 2>/dev/null || break # not a signal that ended `wait`: honcho itself ended
+done
+if $stopping; then
+  log "stopped"
+  exit 0
+fi
+log "a service stopped (exit $rc), so honcho stopped the others"
+exit "$rc"

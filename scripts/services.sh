@@ -5,12 +5,25 @@
 #   scripts/services.sh start    # initialise on first use, start both, wait until they accept connections
 #   scripts/services.sh status   # is each one up?
 #   scripts/services.sh env      # print DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS for `eval`
+#   scripts/services.sh dir      # print the folder their data live in
 #   scripts/services.sh stop     # SIGTERM both (SIGKILL Kafka after 30 s)
 #   scripts/services.sh start-pg|stop-pg|start-kafka|stop-kafka|kill-kafka   # one at a time (fault tests)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SERVICES_DIR=${SERVICES_DIR:-$ROOT/var/services}
+# As root, PostgreSQL runs as `postgres`, who may not enter a clone under a private home: then
+# the data live in a folder of this clone's own under /tmp.
+default_dir() {
+  if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
+    echo "$ROOT/var/services"
+  else
+    local base
+    base=${TMPDIR:-/tmp}/eventful-todo-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)
+    install -d -m 755 "$base"
+    echo "$base/services"
+  fi
+}
+SERVICES_DIR=${SERVICES_DIR:-$(default_dir)}
 # Below Linux's ephemeral range (32768-60999), so a client socket can never hold our port
 # while a service restarts.
 PG_PORT=${PG_PORT:-25432}
@@ -182,6 +195,7 @@ status() {
 
 case "${1:-}" in
   start) pg_start; kafka_start; print_env ;;
+  dir) echo "$SERVICES_DIR" ;;
   stop) kafka_stop TERM 30; pg_stop ;;
   status) status ;;
   env) print_env ;;
@@ -191,5 +205,5 @@ case "${1:-}" in
   stop-kafka) kafka_stop TERM 30 ;;
   kill-kafka) kafka_stop KILL 5 ;;
   fetch) kafka_fetch ;;
-  *) echo "usage: $0 start|stop|status|env|start-pg|stop-pg|start-kafka|stop-kafka|kill-kafka|fetch" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|env|dir|start-pg|stop-pg|start-kafka|stop-kafka|kill-kafka|fetch" >&2; exit 2 ;;
 esac

@@ -1,8 +1,11 @@
 """The native run (`make dev` = scripts/dev.sh) as it is, started once for these tests.
 
 Free ports, a database and a Kafka topic of this run's own, so it can run beside a developer's
-`make dev` and other test sessions on the shared PostgreSQL and Kafka; stopped the way a developer
-stops it, with Ctrl-C (SIGINT to the process group).
+`make dev` and other test sessions; stopped the way a developer stops it, with Ctrl-C (SIGINT to
+the process group). PostgreSQL and Kafka are this test session's own (DATABASE_URL /
+KAFKA_BOOTSTRAP_SERVERS, as for every other test), handed to dev.sh, which then starts and stops
+none: they are still up when the teardown drops the run's database and topics. Without them the
+tests skip with the reason (fail under CI=true).
 """
 
 from __future__ import annotations
@@ -79,14 +82,6 @@ class NativeRun:
         return found
 
 
-def _services_env() -> dict[str, str]:
-    """DATABASE_URL (superuser) and KAFKA_BOOTSTRAP_SERVERS of the platform script dev.sh uses."""
-    out = subprocess.run(
-        ["scripts/services.sh", "env"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    return dict(word.split("=", 1) for word in shlex.split(out) if "=" in word and word != "export")
-
-
 def _stop_like_ctrl_c(service: Service) -> None:
     """SIGINT to the whole group, as a terminal's Ctrl-C; wait until every process is gone."""
     assert service.proc is not None
@@ -109,13 +104,16 @@ def _stop_like_ctrl_c(service: Service) -> None:
 
 
 @pytest.fixture(scope="session")
-def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeRun]:
+def native(
+    tmp_path_factory: pytest.TempPathFactory, admin_url: str, kafka_servers: str
+) -> Iterator[NativeRun]:
     run_id = uuid.uuid4().hex[:10]
     dev_dir = tmp_path_factory.mktemp("native")
-    services = _services_env()
     ports = {name: free_port() for name in ("WEB", "API", "SMTP", "RELAY_METRICS", "MAILER_HEALTH")}
     env = dict(os.environ) | {f"DEV_{name}_PORT": str(port) for name, port in ports.items()}
     env |= {
+        "DATABASE_URL": admin_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_servers,
         "DEV_DB": f"todo_native_{run_id}",
         "DEV_DIR": str(dev_dir),
         "PYTHONUNBUFFERED": "1",
@@ -147,16 +145,11 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeRun]:
             maildir=dev_dir / "mail",
             env=env,
             scheduler_database_url=printed.group(1),
-            kafka_servers=services["KAFKA_BOOTSTRAP_SERVERS"],
+            kafka_servers=kafka_servers,
         )
     finally:
         try:
             _stop_like_ctrl_c(dev)
         finally:
-            drop_database(services["DATABASE_URL"], env["DEV_DB"])
-            asyncio.run(
-                delete_topics(
-                    services["KAFKA_BOOTSTRAP_SERVERS"],
-                    [env["KAFKA_TOPIC"], env["KAFKA_DLQ_TOPIC"]],
-                )
-            )
+            drop_database(admin_url, env["DEV_DB"])
+            asyncio.run(delete_topics(kafka_servers, [env["KAFKA_TOPIC"], env["KAFKA_DLQ_TOPIC"]]))

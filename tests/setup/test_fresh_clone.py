@@ -31,7 +31,8 @@ pytestmark = [pytest.mark.setup, pytest.mark.timeout(600)]
 
 READY_SECONDS = 240
 STOP_SECONDS = 60
-# What a fresh machine's shell would not have: our virtualenv and the services of this session.
+# What a fresh machine's shell would not have: our virtualenv, the services of this session and
+# an outer `make check`'s make.
 NOT_INHERITED = (
     "VIRTUAL_ENV",
     "DATABASE_URL",
@@ -42,6 +43,10 @@ NOT_INHERITED = (
     "KAFKA_CONTROLLER_PORT",
     "CHECK_SKIPS_FILE",
     "PYTEST_ADDOPTS",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEOVERRIDES",
 )
 
 

@@ -16,18 +16,23 @@ die() { printf '[setup] %s\n' "$*" >&2; exit 1; }
 is_312() { [ -n "$1" ] && "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; }
 
 # A pyenv shim answers `command -v python3.12` even when it cannot run 3.12, so every candidate
-# is asked its version.
+# is asked its version. uv's own Pythons (`uv python install 3.12`) land in ~/.local/bin.
 find_python312() {
   local candidate
-  for candidate in "${PYTHON312:-}" "$(command -v python3.12 || true)" \
+  if [ -n "${PYTHON312:-}" ]; then
+    is_312 "$PYTHON312" || die "PYTHON312=$PYTHON312 is not a Python 3.12 interpreter"
+    echo "$PYTHON312"
+    return 0
+  fi
+  for candidate in "$(command -v python3.12 || true)" \
     $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12.*/bin/python3 2>/dev/null | sort -V -r) \
+    "$HOME/.local/bin/python3.12" "$(command -v uv >/dev/null && uv python find 3.12 2>/dev/null || true)" \
     /usr/local/bin/python3.12 /usr/bin/python3.12 "$(command -v python3 || true)"; do
     if is_312 "$candidate"; then
       echo "$candidate"
       return 0
     fi
   done
-  if [ -n "${PYTHON312:-}" ]; then die "PYTHON312=$PYTHON312 is not a Python 3.12 interpreter"; fi
   die "Python 3.12 not found. Install it, then run this again:
   - with pyenv: pyenv install 3.12   (found in ${PYENV_ROOT:-$HOME/.pyenv}/versions/3.12.*)
   - with uv:    uv python install 3.12

@@ -150,6 +150,46 @@ def test_make_check_setup_on_a_fresh_clone_builds_the_venv_and_starts_and_stops_
     assert clone.services_status().splitlines() == ["postgres: down", "kafka: down"]
 
 
+SKIPPING_TEST = """
+import pytest
+
+
+def test_that_needs_a_frobnicator() -> None:
+    pytest.skip("no frobnicator on this machine")
+"""
+
+
+def test_make_check_names_every_skipped_test_and_its_reason_and_under_ci_fails(
+    clone: Clone, admin_url: str, kafka_servers: str, tmp_path: Path
+) -> None:
+    sample = tmp_path / "test_sample.py"
+    sample.write_text(SKIPPING_TEST)
+    env = clone.env | {
+        "CI": "true",
+        "DATABASE_URL": admin_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_servers,
+        "PYTEST_ARGS": str(sample),
+    }
+
+    done = subprocess.run(
+        ["make", "check"],
+        cwd=clone.path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=480,
+        check=False,
+    )
+
+    summary = done.stderr[done.stderr.rindex("=== summary") :]
+    assert done.returncode != 0, summary
+    assert "FAILED" not in summary  # every lint passed on the clean clone, and the one test
+    assert "ok      pytest" in summary
+    assert "pytest: 1 skipped: no frobnicator on this machine (" in summary
+    assert "CI=true: a skipped check is a failure" in summary
+
+
 class Terminal:
     """A command in a terminal of its own (a pseudo-terminal), as a person runs it."""
 

@@ -152,8 +152,14 @@ kafka_jvm() {
 
 kafka_java() { mapfile -t jvm < <(kafka_jvm); java "${jvm[@]}" "$@"; }
 
-# The broker replaces its subshell, so the pid file names the JVM itself.
-kafka_exec() { mapfile -t jvm < <(kafka_jvm); exec java "${jvm[@]}" "$@"; }
+# The broker replaces its subshell, so the pid file names the JVM itself. In a session of its
+# own (setsid without a fork: the subshell leads no process group), a Ctrl-C in the terminal
+# that started it does not reach it; whoever started it stops it (`make dev` after its services).
+kafka_exec() {
+  mapfile -t jvm < <(kafka_jvm)
+  if command -v setsid >/dev/null; then exec setsid java "${jvm[@]}" "$@"; fi
+  exec java "${jvm[@]}" "$@"
+}
 
 kafka_running() { [ -f "$KAFKA_PID" ] && kill -0 "$(cat "$KAFKA_PID")" 2>/dev/null; }
 

@@ -23,7 +23,7 @@ default_dir() {
     echo "$base/services"
   fi
 }
-SERVICES_DIR=${SERVICES_DIR:-$(default_dir)}
+SERVICES_DIR=$(realpath -m "${SERVICES_DIR:-$(default_dir)}")
 # Below Linux's ephemeral range (32768-60999), so a client socket can never hold our port
 # while a service restarts.
 PG_PORT=${PG_PORT:-25432}
@@ -42,7 +42,9 @@ log() { printf '[services] %s\n' "$*" >&2; }
 
 # PostgreSQL refuses to run as root: run it as the unprivileged `postgres` user when we are root.
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" != 0 ]; then "$@"; return; fi
+  # From a folder `postgres` may not enter, its tools would say so first: start them from /.
+  (cd / && runuser -u postgres -- "$@")
 }
 
 wait_port() { # name port seconds

@@ -47,7 +47,9 @@ if [ ${#services[@]} -gt 0 ]; then
   echo "local ${services[*]} in $SERVICES_DIR" >&2
 fi
 export DATABASE_URL KAFKA_BOOTSTRAP_SERVERS
-echo "DATABASE_URL=$DATABASE_URL KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" >&2
+# A given URL may hold a password: not into the log.
+echo "DATABASE_URL=$(sed -E 's#://([^:/@]+):[^@]*@#://\1:***@#' <<<"$DATABASE_URL")" \
+  "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" >&2
 setup_seconds=$((SECONDS - t_start))
 echo "set-up done in $setup_seconds s" >&2
 if [ "${1:-}" = --setup-only ]; then exit 0; fi

@@ -13,14 +13,15 @@ import email
 import email.policy
 import os
 import sys
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
 DEFAULT_DIR = Path(os.environ.get("DEV_DIR", "var/dev")) / "mail"
 
 
-def newest(maildir: Path, count: int) -> list[EmailMessage]:
-    """The `count` most recently delivered emails in `maildir`, oldest first."""
+def newest(maildir: Path, count: int) -> list[tuple[datetime, EmailMessage]]:
+    """The `count` most recently delivered emails in `maildir` and when, oldest first."""
     # A Maildir file's mtime is its delivery time; new/ holds the unread, cur/ the read ones.
     files = [path for sub in ("new", "cur") for path in (maildir / sub).glob("*") if path.is_file()]
     files.sort(key=lambda path: (path.stat().st_mtime, path.name))
@@ -28,17 +29,18 @@ def newest(maildir: Path, count: int) -> list[EmailMessage]:
     for path in files[-count:]:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert isinstance(message, EmailMessage)
-        messages.append(message)
+        messages.append((datetime.fromtimestamp(path.stat().st_mtime, UTC), message))
     return messages
 
 
-def render(message: EmailMessage) -> str:
+def render(received: datetime, message: EmailMessage) -> str:
     """One email as text: its headers a person looks at, then its plain-text body."""
+    date = message["Date"] or f"(none; received {received:%Y-%m-%d %H:%M:%S} UTC)"
     lines = [
         f"From:    {message['From']}",
         f"To:      {message['To'] or message['X-RcptTo']}",
         f"Subject: {message['Subject']}",
-        f"Date:    {message['Date']}",
+        f"Date:    {date}",
         "",
     ]
     body = message.get_body(preferencelist=("plain", "html"))
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"no email in {args.dir}/new yet (`make dev` puts them there)\n")
         return 0
     rule = "=" * 72
-    sys.stdout.write("\n".join(f"{rule}\n{render(m)}" for m in messages) + f"\n{rule}\n")
+    sys.stdout.write("\n".join(f"{rule}\n{render(*m)}" for m in messages) + f"\n{rule}\n")
     return 0
 
 

@@ -140,10 +140,10 @@ Configuration:
         level: INFO
 YAML
   if [ ! -f "$KAFKA_DATA/logs/meta.properties" ]; then
-    # A cluster id is a 22-character base64url UUID.
+    # A cluster id is a 22-character base64url UUID; it may start with "-", hence --cluster-id=.
     local cluster_id
     cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=' | head -c 22)
-    kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DATA/server.properties" >/dev/null
+    kafka_java kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$KAFKA_DATA/server.properties" >/dev/null
   fi
 }
 

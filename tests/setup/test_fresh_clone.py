@@ -111,6 +111,9 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clone]:
     for tool in ("git", "make", "setsid"):
         if shutil.which(tool) is None:
             missing(f"the fresh-clone test needs {tool}")
+    inside = subprocess.run(["git", "-C", str(ROOT), "rev-parse"], capture_output=True, check=False)
+    if inside.returncode != 0:
+        missing(f"the fresh-clone test clones a git working tree; {ROOT} is none")
     path = tmp_path_factory.mktemp("fresh") / "eventful-todo"
     path.mkdir()
     snapshot(path, tmp_path_factory.mktemp("snapshot"))

@@ -15,21 +15,20 @@ async def run(page: Page, module: str, body: str) -> Any:
     return await page.evaluate(f"import('/js/{module}').then(async (m) => {{ {body} }})")
 
 
-async def test_error_bodies_in_every_shape_the_api_may_send_are_understood(page: Page) -> None:
+async def test_a_problem_details_body_gives_the_message_and_the_fields(page: Page) -> None:
     parsed = await run(
         page,
         "api.js",
         """
         return [
-          m.parseErrorBody({
-            title: 'Unprocessable Entity', status: 422, detail: 'The request is not valid',
+          m.parseProblem({
+            type: 'about:blank', title: 'Unprocessable Entity', status: 422,
+            detail: 'The request is not valid',
             errors: [{loc: ['body', 'password'], msg: 'String too short', type: 't'}],
           }),
-          m.parseErrorBody({
-            detail: [{loc: ['body', 'email'], msg: 'not a valid email', type: 'x'}],
+          m.parseProblem({
+            type: 'about:blank', title: 'Not Found', status: 404, detail: 'Task not found',
           }),
-          m.parseErrorBody({detail: 'Not authenticated'}),
-          m.parseErrorBody('<html>502 Bad Gateway</html>'),
         ];
         """,
     )
@@ -38,10 +37,25 @@ async def test_error_bodies_in_every_shape_the_api_may_send_are_understood(page:
             "message": "The request is not valid",
             "fields": [{"field": "password", "message": "String too short"}],
         },
-        {"message": "", "fields": [{"field": "email", "message": "not a valid email"}]},
-        {"message": "Not authenticated", "fields": []},
-        {"message": "<html>502 Bad Gateway</html>", "fields": []},
+        {"message": "Task not found", "fields": []},
     ]
+
+
+async def test_bodies_in_any_other_shape_are_not_read(page: Page) -> None:
+    parsed = await run(
+        page,
+        "api.js",
+        """
+        return [
+          {detail: [{loc: ['body', 'email'], msg: 'not a valid email', type: 'x'}]},
+          {detail: 'Not authenticated'},
+          {message: 'nope', errors: [{field: 'title', message: 'too long'}]},
+          '<html>502 Bad Gateway</html>',
+          null,
+        ].map(m.parseProblem);
+        """,
+    )
+    assert parsed == [{"message": "", "fields": []}] * 5
 
 
 async def test_messages_name_the_problem_and_the_wait(page: Page) -> None:

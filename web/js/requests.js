@@ -45,19 +45,23 @@ export class RequestTracker {
    * @returns {Promise<void>} the load, also awaited by {@link loaded}
    */
   nextScreen(load) {
-    this.leave();
+    this.abortScreen();
     this.loading = load(this.onScreen());
     return this.loading;
   }
 
   /** Leaves the current screen for none (log-out): nothing of it counts any more. */
   leave() {
+    this.abortScreen();
+    // The old session's changes must not hold up the next session's first load.
+    this.changes.clear();
+    this.loading = Promise.resolve();
+  }
+
+  abortScreen() {
     this.screen.abort();
     this.byKey.clear();
-    // A change of the old screen must not hold up the next screen's first load.
-    this.changes.clear();
     this.screen = new AbortController();
-    this.loading = Promise.resolve();
   }
 
   /** @returns {Promise<void>} settles once the current screen's first load has */

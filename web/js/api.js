@@ -57,16 +57,24 @@ export class ApiError extends Error {
 
 /**
  * @param {unknown} value
+ * @returns {value is Record<string, unknown>}
+ */
+const isRecord = (value) => typeof value === 'object' && value !== null;
+
+/**
+ * @param {unknown} value
  * @returns {value is Problem}
  */
 function isProblem(value) {
-  if (!value || typeof value !== 'object') return false;
-  const body = /** @type {Record<string, unknown>} */ (value);
+  if (!isRecord(value)) return false;
+  const { title, status, detail, errors } = value;
+  const isFieldError = (/** @type {unknown} */ item) =>
+    isRecord(item) && Array.isArray(item.loc) && typeof item.msg === 'string';
   return (
-    typeof body.title === 'string' &&
-    typeof body.status === 'number' &&
-    typeof body.detail === 'string' &&
-    (body.errors === undefined || Array.isArray(body.errors))
+    typeof title === 'string' &&
+    typeof status === 'number' &&
+    typeof detail === 'string' &&
+    (errors === undefined || (Array.isArray(errors) && errors.every(isFieldError)))
   );
 }
 
@@ -86,7 +94,9 @@ export function parseProblem(body) {
  */
 function toFieldError({ loc, msg }) {
   // The location starts with the source (`["body", "email"]`); the field is its last name.
-  const named = loc.filter((part) => typeof part === 'string' && part !== 'body' && part !== 'query');
+  const named = loc.filter(
+    (part) => typeof part === 'string' && part !== 'body' && part !== 'query',
+  );
   return { field: String(named.at(-1) ?? ''), message: msg };
 }
 

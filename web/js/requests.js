@@ -64,9 +64,13 @@ export class RequestTracker {
     this.screen = new AbortController();
   }
 
-  /** @returns {Promise<void>} settles once the current screen's first load has */
-  loaded() {
-    return this.loading;
+  /** Settles once the current screen's first load has, even if another screen began meanwhile. */
+  async loaded() {
+    let current;
+    do {
+      current = this.loading;
+      await current;
+    } while (current !== this.loading);
   }
 
   /** @returns {Ticket} for a request that only needs to know whether its screen is still showing */

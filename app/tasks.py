@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, bindparam, false, func, insert, select
@@ -139,15 +140,33 @@ async def get_owned_task(
     return await session.scalar(stmt)
 
 
+@dataclass(frozen=True)
+class TaskCounts:
+    """How many of the user's tasks are open and done, whatever the page or filter."""
+
+    open: int
+    done: int
+
+    def matching(self, done: bool | None) -> int:
+        """The total for the `done` filter (None: all)."""
+        return self.open + self.done if done is None else self.done if done else self.open
+
+
 async def list_tasks(
     *, session: AsyncSession, user_id: uuid.UUID, done: bool | None, limit: int, offset: int
-) -> tuple[Sequence[Task], int]:
-    """One page of the user's tasks, oldest first, and the total matching the filter."""
+) -> tuple[Sequence[Task], TaskCounts]:
+    """One page of the user's tasks, oldest first, and the counts of all of them."""
+    # One scan of the user's rows counts both states, so a screen needs no count requests.
+    counted = await session.execute(
+        select(func.count().filter(~Task.done), func.count().filter(Task.done)).where(
+            Task.user_id == user_id
+        )
+    )
+    open_count, done_count = counted.one()
     where = [Task.user_id == user_id]
     if done is not None:
         where.append(Task.done == done)
-    total = await session.scalar(select(func.count()).select_from(Task).where(*where))
     page = await session.scalars(
         select(Task).where(*where).order_by(Task.created_at, Task.id).limit(limit).offset(offset)
     )
-    return page.all(), total or 0
+    return page.all(), TaskCounts(open=open_count, done=done_count)

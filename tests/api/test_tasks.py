@@ -223,6 +223,45 @@ async def test_the_done_filter_applies_to_the_page_and_the_total(
     assert undone.headers["x-total-count"] == "2"
 
 
+async def test_every_page_carries_the_open_and_done_counts_of_all_the_callers_tasks(
+    client: AsyncClient, alice: Account, bob: Account
+) -> None:
+    ids = [(await _create(client, alice, f"task {n}"))["id"] for n in range(3)]
+    await _create(client, bob, "not alice's")
+    await client.patch(f"/tasks/{ids[0]}", json={"done": True}, headers=alice.headers)
+
+    queries: list[dict[str, str | int]] = [
+        {},
+        {"done": "true"},
+        {"done": "false", "limit": 1},
+        {"offset": 10},
+    ]
+    pages = [await client.get("/tasks", params=q, headers=alice.headers) for q in queries]
+
+    assert [
+        (p.headers["x-total-count"], p.headers["x-open-count"], p.headers["x-done-count"])
+        for p in pages
+    ] == [("3", "2", "1"), ("1", "2", "1"), ("2", "2", "1"), ("3", "2", "1")]
+
+
+async def test_a_user_without_tasks_gets_zero_counts(client: AsyncClient, alice: Account) -> None:
+    response = await client.get("/tasks", headers=alice.headers)
+
+    assert response.json() == []
+    assert [response.headers[f"x-{name}-count"] for name in ("total", "open", "done")] == [
+        "0",
+        "0",
+        "0",
+    ]
+
+
+async def test_the_openapi_document_describes_the_count_headers(client: AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+
+    headers = schema["paths"]["/tasks"]["get"]["responses"]["200"]["headers"]
+    assert set(headers) == {"X-Total-Count", "X-Open-Count", "X-Done-Count"}
+
+
 @pytest.mark.parametrize(
     "params",
     [{"limit": 0}, {"limit": 501}, {"offset": -1}, {"done": "maybe"}, {"limit": "many"}],

@@ -15,21 +15,20 @@ async def run(page: Page, module: str, body: str) -> Any:
     return await page.evaluate(f"import('/js/{module}').then(async (m) => {{ {body} }})")
 
 
-async def test_error_bodies_in_every_shape_the_api_may_send_are_understood(page: Page) -> None:
+async def test_a_problem_details_body_gives_the_message_and_the_fields(page: Page) -> None:
     parsed = await run(
         page,
         "api.js",
         """
         return [
-          m.parseErrorBody({
-            title: 'Unprocessable Entity', status: 422, detail: 'The request is not valid',
+          m.parseProblem({
+            type: 'about:blank', title: 'Unprocessable Entity', status: 422,
+            detail: 'The request is not valid',
             errors: [{loc: ['body', 'password'], msg: 'String too short', type: 't'}],
           }),
-          m.parseErrorBody({
-            detail: [{loc: ['body', 'email'], msg: 'not a valid email', type: 'x'}],
+          m.parseProblem({
+            type: 'about:blank', title: 'Not Found', status: 404, detail: 'Task not found',
           }),
-          m.parseErrorBody({detail: 'Not authenticated'}),
-          m.parseErrorBody('<html>502 Bad Gateway</html>'),
         ];
         """,
     )
@@ -38,10 +37,25 @@ async def test_error_bodies_in_every_shape_the_api_may_send_are_understood(page:
             "message": "The request is not valid",
             "fields": [{"field": "password", "message": "String too short"}],
         },
-        {"message": "", "fields": [{"field": "email", "message": "not a valid email"}]},
-        {"message": "Not authenticated", "fields": []},
-        {"message": "<html>502 Bad Gateway</html>", "fields": []},
+        {"message": "Task not found", "fields": []},
     ]
+
+
+async def test_bodies_in_any_other_shape_are_not_read(page: Page) -> None:
+    parsed = await run(
+        page,
+        "api.js",
+        """
+        return [
+          {detail: [{loc: ['body', 'email'], msg: 'not a valid email', type: 'x'}]},
+          {detail: 'Not authenticated'},
+          {message: 'nope', errors: [{field: 'title', message: 'too long'}]},
+          '<html>502 Bad Gateway</html>',
+          null,
+        ].map(m.parseProblem);
+        """,
+    )
+    assert parsed == [{"message": "", "fields": []}] * 5
 
 
 async def test_messages_name_the_problem_and_the_wait(page: Page) -> None:
@@ -118,3 +132,125 @@ async def test_the_next_page_starts_after_the_pages_seen_not_after_local_additio
         """,
     )
     assert offsets == {"seen": [2, 2, 1], "hasMore": True}
+
+
+async def test_a_page_of_tasks_brings_the_counts_from_its_headers(page: Page) -> None:
+    result = await run(
+        page,
+        "api.js",
+        """
+        const seen = [];
+        const fetchImpl = async (url) => {
+          seen.push(url);
+          return new Response('[]', {headers: {
+            'Content-Type': 'application/json',
+            'X-Total-Count': '2', 'X-Open-Count': '2', 'X-Done-Count': '5',
+          }});
+        };
+        const api = new m.Api({getToken: () => 't', fetchImpl});
+        const page = await api.listTasks({done: false, limit: 50, offset: 0});
+        return {seen, page};
+        """,
+    )
+    assert result == {
+        "seen": ["/api/tasks?limit=50&offset=0&done=false"],
+        "page": {"items": [], "total": 2, "counts": {"active": 2, "done": 5}},
+    }
+
+
+async def test_only_a_problem_details_answer_is_read_for_the_reason(page: Page) -> None:
+    errors = await run(
+        page,
+        "api.js",
+        """
+        const answers = [
+          new Response(JSON.stringify({
+            type: 'about:blank', title: 'Conflict', status: 409, detail: 'Already done',
+          }), {status: 409, headers: {'Content-Type': 'application/problem+json'}}),
+          new Response(JSON.stringify({detail: 'FastAPI default'}),
+                       {status: 409, headers: {'Content-Type': 'application/json'}}),
+          new Response('<html>Bad Gateway</html>',
+                       {status: 502, headers: {'Content-Type': 'text/html'}}),
+        ];
+        const api = new m.Api({getToken: () => 't', fetchImpl: async () => answers.shift()});
+        const caught = [];
+        for (let i = 0; i < 3; i += 1) {
+          await api.deleteTask('x').catch((e) => caught.push([e.name, e.status, e.message]));
+        }
+        return caught;
+        """,
+    )
+    assert errors == [
+        ["ApiError", 409, "Already done"],
+        ["ApiError", 409, "HTTP 409"],
+        ["ApiError", 502, "HTTP 502"],
+    ]
+
+
+async def test_a_cancelled_request_is_an_abort_not_an_api_error(page: Page) -> None:
+    name = await run(
+        page,
+        "api.js",
+        """
+        const fetchImpl = (url, init) => new Promise((_, reject) =>
+          init.signal.addEventListener('abort', () => reject(init.signal.reason)));
+        const api = new m.Api({getToken: () => 't', fetchImpl});
+        const controller = new AbortController();
+        const answer = api.listTasks({limit: 1, offset: 0, signal: controller.signal});
+        controller.abort();
+        return answer.then(() => 'answered', (error) => error.name);
+        """,
+    )
+    assert name == "AbortError"
+
+
+async def test_the_latest_request_of_a_key_wins_and_a_new_screen_supersedes_all(
+    page: Page,
+) -> None:
+    result = await run(
+        page,
+        "requests.js",
+        """
+        const tracker = new m.RequestTracker();
+        const first = tracker.begin('task:a');
+        const other = tracker.begin('task:b');
+        const second = tracker.begin('task:a');
+        const before = [first.latest, first.onScreen, second.latest, other.latest];
+        let screen;
+        await tracker.nextScreen(async (ticket) => { screen = ticket; });
+        return {
+          before,
+          after: [second.latest, second.onScreen, other.latest, screen.latest],
+          firstSignalAborted: first.signal.aborted,
+        };
+        """,
+    )
+    assert result == {
+        "before": [False, True, True, True],
+        "after": [False, False, False, True],
+        "firstSignalAborted": True,
+    }
+
+
+async def test_a_first_load_can_wait_for_the_changes_in_flight(page: Page) -> None:
+    order = await run(
+        page,
+        "requests.js",
+        """
+        const tracker = new m.RequestTracker();
+        const order = [];
+        let answer;
+        tracker.track(new Promise((resolve) => { answer = resolve; }))
+          .then(() => order.push('change answered'));
+        const loading = tracker.nextScreen(async () => {
+          await tracker.changesSettled();
+          order.push('page requested');
+        });
+        order.push('screen started');
+        answer();
+        await loading;
+        await tracker.loaded();
+        return order;
+        """,
+    )
+    assert order == ["screen started", "change answered", "page requested"]

@@ -85,7 +85,8 @@ async def test_a_change_that_cannot_reach_the_server_is_undone_with_a_message(
     await browsing.context.set_offline(False)
     await page.get_by_role("button", name="Dismiss").click()
     await expect(alert).to_be_hidden()
-    await page.get_by_role("checkbox", name="Complete Offline chores").check()
+    async with page.expect_response(lambda response: response.request.method == "PATCH"):
+        await page.get_by_role("checkbox", name="Complete Offline chores").check()
     await page.reload()
     await expect(page.get_by_role("checkbox", name="Complete Offline chores")).to_be_checked()
 

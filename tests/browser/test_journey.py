@@ -66,7 +66,10 @@ async def test_a_new_user_registers_manages_tasks_and_finds_them_after_a_reload(
     await expect(titles(page)).to_have_text(["Call mum back", "Water the plants"])
 
     await page.get_by_role("link", name="All").click()
-    await page.get_by_role("button", name="Delete Water the plants").click()
+    await expect(titles(page)).to_have_count(3)
+    # The list changes at once; the reload must not overtake the DELETE on its way.
+    async with page.expect_response(lambda response: response.request.method == "DELETE"):
+        await page.get_by_role("button", name="Delete Water the plants").click()
     await expect(titles(page)).to_have_text(["Buy milk", "Call mum back"])
 
     await page.reload()

@@ -1,5 +1,6 @@
+// @ts-check
 /**
- * The HTTP client of the API (SPEC §5–§6), reached through nginx under `/api/` on the same origin.
+ * The HTTP client of the API (docs/api.md), reached through nginx under `/api/` on the same origin.
  * Every failure becomes an {@link ApiError}; callers never parse responses themselves.
  */
 
@@ -18,7 +19,14 @@
  * @property {string} message
  */
 
-/** @typedef {{ items: Task[], total: number }} TaskPage */
+/**
+ * @typedef {object} TaskPage
+ * @property {Task[]} items
+ * @property {number} total  tasks matching the filter, ignoring paging
+ * @property {{ active: number, done: number }} counts  all the user's tasks, whatever the filter
+ */
+
+const PROBLEM_JSON = 'application/problem+json';
 
 export class ApiError extends Error {
   /**
@@ -38,48 +46,58 @@ export class ApiError extends Error {
 }
 
 /**
- * Reads an error body in the project's shape or FastAPI's default ones:
- * `{detail: "text"}`, `{detail: [{loc, msg}]}`, or `{message|detail, errors|fields: [...]}`.
- * @param {unknown} body
- * @returns {{ message: string, fields: FieldError[] }}
+ * The API's one error shape, RFC 9457 problem details (`application/problem+json`).
+ * @typedef {object} Problem
+ * @property {string} type
+ * @property {string} title
+ * @property {number} status
+ * @property {string} detail
+ * @property {{ loc: (string | number)[], msg: string, type: string }[]} [errors]  on a 422
  */
-export function parseErrorBody(body) {
-  if (typeof body === 'string') return { message: body, fields: [] };
-  if (!body || typeof body !== 'object') return { message: '', fields: [] };
-  const record = /** @type {Record<string, unknown>} */ (body);
-  const nested =
-    record.error && typeof record.error === 'object' ? parseErrorBody(record.error) : null;
-  /** @type {FieldError[]} */
-  const fields = [];
-  let message = '';
-  for (const key of ['message', 'detail', 'title', 'error']) {
-    if (typeof record[key] === 'string' && !message) message = /** @type {string} */ (record[key]);
-  }
-  for (const key of ['detail', 'errors', 'fields', 'details']) {
-    if (Array.isArray(record[key])) fields.push(...record[key].map(toFieldError));
-  }
-  if (nested) {
-    message ||= nested.message;
-    fields.push(...nested.fields);
-  }
-  return { message, fields };
+
+/**
+ * @param {unknown} value
+ * @returns {value is Record<string, unknown>}
+ */
+const isRecord = (value) => typeof value === 'object' && value !== null;
+
+/**
+ * @param {unknown} value
+ * @returns {value is Problem}
+ */
+function isProblem(value) {
+  if (!isRecord(value)) return false;
+  const { title, status, detail, errors } = value;
+  const isFieldError = (/** @type {unknown} */ item) =>
+    isRecord(item) && Array.isArray(item.loc) && typeof item.msg === 'string';
+  return (
+    typeof title === 'string' &&
+    typeof status === 'number' &&
+    typeof detail === 'string' &&
+    (errors === undefined || (Array.isArray(errors) && errors.every(isFieldError)))
+  );
 }
 
 /**
- * @param {unknown} item
+ * Reads a problem details body; anything else (a proxy's HTML error page) says nothing.
+ * @param {unknown} body
+ * @returns {{ message: string, fields: FieldError[] }}
+ */
+export function parseProblem(body) {
+  if (!isProblem(body)) return { message: '', fields: [] };
+  return { message: body.detail, fields: (body.errors ?? []).map(toFieldError) };
+}
+
+/**
+ * @param {{ loc: (string | number)[], msg: string }} error
  * @returns {FieldError}
  */
-function toFieldError(item) {
-  if (typeof item === 'string') return { field: '', message: item };
-  const record = /** @type {Record<string, unknown>} */ (item ?? {});
-  const loc = Array.isArray(record.loc) ? record.loc : [];
-  // FastAPI puts the source first (`["body", "email"]`); the field is the last named part.
+function toFieldError({ loc, msg }) {
+  // The location starts with the source (`["body", "email"]`); the field is its last name.
   const named = loc.filter(
     (part) => typeof part === 'string' && part !== 'body' && part !== 'query',
   );
-  const field = typeof record.field === 'string' ? record.field : String(named.at(-1) ?? '');
-  const message = String(record.msg ?? record.message ?? record.detail ?? 'is invalid');
-  return { field, message };
+  return { field: String(named.at(-1) ?? ''), message: msg };
 }
 
 /**
@@ -110,34 +128,42 @@ export class Api {
   /**
    * @param {string} method
    * @param {string} path
-   * @param {{ body?: unknown, auth?: boolean }} [options]
+   * @param {{ body?: unknown, auth?: boolean, signal?: AbortSignal }} [options]  `signal`
+   *   cancels the request; the promise then rejects with the signal's reason, not an ApiError
    * @returns {Promise<Response>}
    */
-  async request(method, path, { body, auth = true } = {}) {
+  async request(method, path, { body, auth = true, signal } = {}) {
     /** @type {Record<string, string>} */
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const token = auth ? this.getToken() : null;
     if (token) headers.Authorization = `Bearer ${token}`;
+    /** @type {RequestInit} */
+    const init = {
+      method,
+      headers,
+      cache: 'no-store',
+      // A change sent just before a reload or a closed tab still reaches the server.
+      keepalive: method !== 'GET',
+    };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    if (signal) init.signal = signal;
     let response;
     try {
-      response = await this.fetchImpl(`${this.baseUrl}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        cache: 'no-store',
-        // A change sent just before a reload or a closed tab still reaches the server.
-        keepalive: method !== 'GET',
-      });
+      response = await this.fetchImpl(`${this.baseUrl}${path}`, init);
     } catch {
+      if (signal?.aborted) throw signal.reason;
       throw new ApiError({ status: 0, message: '' });
     }
     if (response.ok) return response;
-    let parsed = { message: '', fields: /** @type {FieldError[]} */ ([]) };
-    try {
-      parsed = parseErrorBody(await response.json());
-    } catch {
-      // A proxy error page (502/504) is HTML, not JSON: the status alone says enough.
+    let parsed = parseProblem(null);
+    // nginx's own error pages (413, 502, 504) are HTML: the status alone says enough.
+    if (response.headers.get('Content-Type')?.startsWith(PROBLEM_JSON)) {
+      try {
+        parsed = parseProblem(await response.json());
+      } catch {
+        // A body cut short by a lost connection: the status still says what happened.
+      }
     }
     throw new ApiError({
       status: response.status,
@@ -174,24 +200,26 @@ export class Api {
   }
 
   /**
-   * @param {{ done?: boolean, limit: number, offset: number }} query
+   * One page of tasks and the counts, from one request.
+   * @param {{ done?: boolean, limit: number, offset: number, signal?: AbortSignal }} query
    * @returns {Promise<TaskPage>}
    */
-  async listTasks({ done, limit, offset }) {
+  async listTasks({ done, limit, offset, signal }) {
     const params = new URLSearchParams({ limit: String(limit), offset: String(offset) });
     if (done !== undefined) params.set('done', String(done));
-    const response = await this.request('GET', `/tasks?${params}`);
+    const response = await this.request('GET', `/tasks?${params}`, signal ? { signal } : {});
     const items = /** @type {Task[]} */ (await response.json());
-    const total = Number(response.headers.get('X-Total-Count'));
-    return { items, total: Number.isFinite(total) ? total : items.length };
-  }
-
-  /**
-   * @param {boolean} done
-   * @returns {Promise<number>}
-   */
-  async countTasks(done) {
-    return (await this.listTasks({ done, limit: 1, offset: 0 })).total;
+    /** @param {string} name */
+    const count = (name) => {
+      const value = Number(response.headers.get(name));
+      if (response.headers.has(name) && Number.isInteger(value) && value >= 0) return value;
+      throw new ApiError({ status: response.status, message: `The answer lacks ${name}` });
+    };
+    return {
+      items,
+      total: count('X-Total-Count'),
+      counts: { active: count('X-Open-Count'), done: count('X-Done-Count') },
+    };
   }
 
   /**

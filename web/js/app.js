@@ -1,9 +1,12 @@
+// @ts-check
 /**
- * Composition root: builds the adapters (API client, session, store, view) and wires them to
- * the controller. Nothing else in the app constructs its own collaborators.
+ * Composition root: builds the adapters (API client, session, store, view), hands them to the
+ * controller and feeds it the page's events (the filter in the URL hash). Nothing else in the
+ * app constructs its own collaborators or listens to `window`.
  */
 import { Api } from './api.js';
 import { Controller } from './controller.js';
+import { filterFromHash } from './router.js';
 import { Session } from './session.js';
 import { Store } from './store.js';
 import { View } from './view.js';
@@ -11,4 +14,7 @@ import { View } from './view.js';
 const session = new Session(window.localStorage);
 const api = new Api({ baseUrl: '/api', getToken: () => session.token });
 const controller = new Controller({ api, session, store: new Store(), view: new View() });
-controller.start();
+window.addEventListener('hashchange', () =>
+  controller.showFilter(filterFromHash(window.location.hash)),
+);
+controller.start(filterFromHash(window.location.hash));

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The log-in / create-account screen. One form, two modes; it knows the DOM, not the API.
  */

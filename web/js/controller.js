@@ -1,10 +1,11 @@
+// @ts-check
 /**
  * The use cases: what happens when the user logs in, adds, renames, completes or deletes.
  * Changes are applied to the store first (optimistic) and undone when the API refuses them.
  */
 import { ApiError } from './api.js';
 import { describeError } from './messages.js';
-import { currentFilter, onFilterChange } from './router.js';
+import { RequestTracker } from './requests.js';
 
 /** @typedef {import('./api.js').Api} Api */
 /** @typedef {import('./session.js').Session} Session */
@@ -12,15 +13,16 @@ import { currentFilter, onFilterChange } from './router.js';
 /** @typedef {import('./store.js').Filter} Filter */
 /** @typedef {import('./view.js').View} View */
 /** @typedef {import('./auth-view.js').Credentials} Credentials */
+/** @typedef {import('./requests.js').Ticket} Ticket */
 
 const FILTER_NAMES = { all: 'all tasks', active: 'active tasks', done: 'done tasks' };
 
 /**
  * @param {Filter} filter
- * @returns {boolean | undefined} the `done` query parameter for it
+ * @returns {{ done?: boolean }} the `done` query parameter for it, none for all
  */
 function doneParam(filter) {
-  return filter === 'all' ? undefined : filter === 'done';
+  return filter === 'all' ? {} : { done: filter === 'done' };
 }
 
 /** @param {string} title */
@@ -41,15 +43,8 @@ export class Controller {
     this.store = store;
     this.view = view;
     this.pageSize = pageSize;
-    // Bumped on every log-in, log-out and filter change: late answers to older requests are ignored.
-    this.generation = 0;
     this.expiryTimer = 0;
-    /** @type {Map<string, number>} requests in flight per task id */
-    this.inFlight = new Map();
-    /** @type {Set<Promise<unknown>>} changes not yet answered; a refetch waits for them */
-    this.unsettled = new Set();
-    /** @type {Promise<void>} the first page being fetched; an add waits for it */
-    this.firstPage = Promise.resolve();
+    this.requests = new RequestTracker();
     store.subscribe(() => this.render());
     view.bind({
       authenticate: (credentials) => this.authenticate(credentials),
@@ -60,10 +55,11 @@ export class Controller {
       remove: (id) => this.remove(id),
       loadMore: () => this.loadMore(),
     });
-    onFilterChange(() => this.loadFirstPage());
   }
 
-  start() {
+  /** @param {Filter} filter  the one the page opened on */
+  start(filter) {
+    this.store.set({ filter });
     const status = this.session.status();
     if (status === 'valid') this.enterTasks();
     else if (status === 'expired') this.expire();
@@ -107,7 +103,6 @@ export class Controller {
   }
 
   enterTasks() {
-    this.generation += 1;
     this.view.showTasks(this.session.email);
     this.view.tasks.focusNewTitle();
     this.watchExpiry();
@@ -136,39 +131,52 @@ export class Controller {
   }
 
   leave() {
-    this.generation += 1;
+    this.requests.leave();
     window.clearTimeout(this.expiryTimer);
     this.session.end();
-    this.inFlight.clear();
-    this.unsettled.clear();
-    this.store.startLoading(currentFilter());
+    this.store.startLoading(this.store.state.filter);
   }
 
-  loadFirstPage() {
-    this.firstPage = this.fetchFirstPage();
-    return this.firstPage;
+  /**
+   * The user picked another filter (the URL hash changed).
+   * @param {Filter} filter
+   */
+  showFilter(filter) {
+    if (this.session.status() === 'none') this.store.set({ filter });
+    else this.loadFirstPage(filter);
   }
 
-  async fetchFirstPage() {
+  /**
+   * A new screen: the first page of `filter` and both counts, in one request.
+   * @param {Filter} [filter]
+   */
+  loadFirstPage(filter = this.store.state.filter) {
+    return this.requests.nextScreen((ticket) => this.fetchFirstPage(filter, ticket));
+  }
+
+  /**
+   * @param {Filter} filter
+   * @param {Ticket} ticket
+   */
+  async fetchFirstPage(filter, ticket) {
     if (this.session.status() === 'none') return;
-    const generation = ++this.generation;
-    const filter = currentFilter();
     this.view.clearTaskError();
     this.store.startLoading(filter);
     try {
       // Otherwise a change still in flight (a task just completed) could be missing from the page.
-      await Promise.allSettled([...this.unsettled]);
-      if (generation !== this.generation) return;
-      const [page, active, done] = await Promise.all([
-        this.api.listTasks({ done: doneParam(filter), limit: this.pageSize, offset: 0 }),
-        this.api.countTasks(false),
-        this.api.countTasks(true),
-      ]);
-      if (generation !== this.generation) return;
-      this.store.receivePage({ items: page.items, counts: { active, done }, append: false });
+      await this.requests.changesSettled();
+      if (!ticket.latest) return;
+      const page = await this.api.listTasks({
+        ...doneParam(filter),
+        limit: this.pageSize,
+        offset: 0,
+        signal: ticket.signal,
+      });
+      if (!ticket.latest) return;
+      this.store.receivePage({ items: page.items, counts: page.counts, append: false });
       this.view.announce(`Showing ${FILTER_NAMES[filter]}: ${this.store.filterTotal()}.`);
     } catch (error) {
-      if (generation !== this.generation) return;
+      if (!ticket.latest) return;
       this.store.set({ loading: 'idle' });
       this.fail(error, "Couldn't load your tasks.");
     }
@@ -177,19 +185,21 @@ export class Controller {
   async loadMore() {
     const { store } = this;
     if (store.state.loading !== 'idle') return;
-    const generation = this.generation;
+    const ticket = this.requests.begin('more');
     store.set({ loading: 'loading-more' });
     try {
       const page = await this.api.listTasks({
-        done: doneParam(store.state.filter),
+        ...doneParam(store.state.filter),
         limit: this.pageSize,
         offset: store.nextOffset(),
+        signal: ticket.signal,
       });
-      if (generation !== this.generation) return;
+      if (!ticket.latest) return;
+      // The counts stay local: changes in flight may not be in this answer's counts yet.
       store.receivePage({ items: page.items, append: true });
       this.view.announce(`Loaded ${page.items.length} more.`);
     } catch (error) {
-      if (generation !== this.generation) return;
+      if (!ticket.latest) return;
       store.set({ loading: 'idle' });
       this.fail(error, "Couldn't load more tasks.");
     }
@@ -198,17 +208,17 @@ export class Controller {
   /** @param {string} title */
   async add(title) {
     // The arriving first page replaces the list: a task added before it would vanish.
-    await this.firstPage;
+    await this.requests.loaded();
     if (this.session.status() === 'none') return;
-    const generation = this.generation;
+    const ticket = this.requests.onScreen();
     const temporaryId = this.store.addPending(title);
     const where = this.store.state.filter === 'done' ? ' to Active' : '';
     this.view.announce(`Added ${quoted(title)}${where}.`);
     try {
-      const task = await this.track(this.api.createTask(title));
-      if (generation === this.generation) this.store.confirmAdd(temporaryId, task);
+      const task = await this.requests.track(this.api.createTask(title));
+      if (ticket.onScreen) this.store.confirmAdd(temporaryId, task);
     } catch (error) {
-      if (generation !== this.generation) return;
+      if (!ticket.onScreen) return;
       this.store.dropPending(temporaryId);
       this.view.tasks.restoreNewTitle(title);
       if (error instanceof ApiError && error.status === 422) {
@@ -277,16 +287,14 @@ export class Controller {
    * @param {string} failure  what could not be done, as a sentence
    */
   async send(id, request, undo, failure) {
-    const generation = this.generation;
-    this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+    const ticket = this.requests.begin(`task:${id}`);
     try {
-      const saved = await this.track(request());
-      // Only the last answer for a task may overwrite it: earlier ones are already stale.
-      if (generation === this.generation && saved && this.inFlight.get(id) === 1) {
-        this.store.patch(id, saved);
-      }
+      const saved = await this.requests.track(request());
+      // Only the latest change's answer may overwrite the task: earlier ones are already stale.
+      if (ticket.latest && saved) this.store.patch(id, saved);
     } catch (error) {
-      if (generation !== this.generation) return;
+      // A refused change undoes itself even when a later one for this task is still in flight.
+      if (!ticket.onScreen) return;
       if (error instanceof ApiError && error.status === 404) {
         undo();
         this.store.remove(id);
@@ -295,23 +303,7 @@ export class Controller {
       }
       undo();
       this.fail(error, failure, { undone: true });
-    } finally {
-      const left = (this.inFlight.get(id) ?? 1) - 1;
-      if (left > 0) this.inFlight.set(id, left);
-      else this.inFlight.delete(id);
     }
-  }
-
-  /**
-   * @template T
-   * @param {Promise<T>} promise  a change sent to the API
-   * @returns {Promise<T>}
-   */
-  track(promise) {
-    this.unsettled.add(promise);
-    const forget = () => this.unsettled.delete(promise);
-    promise.then(forget, forget);
-    return promise;
   }
 
   /**

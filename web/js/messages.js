@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Turns an {@link ApiError} into words a person can act on; the one place for user-facing errors.
  */

@@ -1,6 +1,7 @@
+// @ts-check
 /**
  * The filter lives in the URL hash (`#/all`, `#/active`, `#/done`), so it survives a reload
- * and the browser's back button walks through filters.
+ * and the browser's back button walks through filters. app.js listens for `hashchange`.
  */
 import { FILTERS } from './store.js';
 
@@ -15,14 +16,4 @@ export function filterFromHash(hash) {
   return /** @type {readonly string[]} */ (FILTERS).includes(name)
     ? /** @type {Filter} */ (name)
     : 'all';
-}
-
-/** @param {(filter: Filter) => void} listener */
-export function onFilterChange(listener) {
-  window.addEventListener('hashchange', () => listener(filterFromHash(window.location.hash)));
-}
-
-/** @returns {Filter} */
-export function currentFilter() {
-  return filterFromHash(window.location.hash);
 }

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The signed-in session: the JWT and the email it was issued for, kept in localStorage.
  * The token is only read here for its `exp`; the API remains the judge of its validity.

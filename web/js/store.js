@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The client-side state: the tasks loaded so far for the current filter, and the counts.
  * Every optimistic change returns its own undo, so a refused request rolls back only itself,

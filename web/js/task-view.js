@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The tasks screen: add form, filters, counts, the list with inline rename, and "load more".
  * Rows are keyed by task id and updated in place, so focus and an open editor survive re-renders.

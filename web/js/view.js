@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The page: which screen is showing, the account bar, the live announcer and the error banner.
  * The two screens are views of their own (auth-view.js, task-view.js); this composes them.

@@ -14,15 +14,18 @@ from app.tasks import create_task, delete_task, list_tasks, update_task
 router = APIRouter(prefix="/tasks", tags=["tasks"], responses=problem_responses(401, 422))
 
 
+def _count_header(description: str) -> dict[str, object]:
+    return {"description": description, "schema": {"type": "integer", "minimum": 0}}
+
+
 @router.get(
     "",
     responses={
         200: {
             "headers": {
-                "X-Total-Count": {
-                    "description": "Tasks matching the filter, ignoring paging",
-                    "schema": {"type": "integer", "minimum": 0},
-                }
+                "X-Total-Count": _count_header("Tasks matching the filter, ignoring paging"),
+                "X-Open-Count": _count_header("All the caller's open tasks, whatever the filter"),
+                "X-Done-Count": _count_header("All the caller's done tasks, whatever the filter"),
             }
         }
     },
@@ -33,11 +36,13 @@ async def list_my_tasks(
     session: SessionDep,
     response: Response,
 ) -> list[TaskOut]:
-    """The caller's tasks, oldest first; `X-Total-Count` is the total matching `done`."""
-    tasks, total = await list_tasks(
+    """The caller's tasks, oldest first, with the counts a screen shows in headers."""
+    tasks, counts = await list_tasks(
         session=session, user_id=user_id, done=query.done, limit=query.limit, offset=query.offset
     )
-    response.headers["X-Total-Count"] = str(total)
+    response.headers["X-Total-Count"] = str(counts.matching(query.done))
+    response.headers["X-Open-Count"] = str(counts.open)
+    response.headers["X-Done-Count"] = str(counts.done)
     return [TaskOut.model_validate(task) for task in tasks]
 
 

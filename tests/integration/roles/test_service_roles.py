@@ -185,10 +185,10 @@ async def test_the_api_role_runs_accounts_and_tasks_through_the_domain_code(
         assert owned is not None
         await update_task(uow=uow, task=owned, title="write the runbook today", done=True)
     async with UnitOfWork(sessions) as uow:
-        tasks, total = await list_tasks(
+        tasks, counts = await list_tasks(
             session=uow.session, user_id=user.id, done=True, limit=10, offset=0
         )
-        assert (total, tasks[0].title) == (1, "write the runbook today")
+        assert (counts.done, tasks[0].title) == (1, "write the runbook today")
         await delete_task(uow=uow, task=tasks[0])
 
     async with db.connect() as conn:

@@ -107,6 +107,8 @@ missing_packages() { # dev|check
   command -v git >/dev/null || echo "optional|git (the fresh-clone test)|git"
   [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || echo "optional|Chromium (browser tests)|chromium"
   command -v shellcheck >/dev/null || echo "optional|shellcheck (shell lint)|shellcheck"
+  # Node.js may come from elsewhere with its own npm: Debian's npm only where there is none.
+  command -v npm >/dev/null || echo "optional|npm (type-checks the web client with tsc)|npm"
   command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || ls "$CACHE"/tools/actionlint-* >/dev/null 2>&1 ||
     echo "optional|go (builds actionlint once)|golang-go"
 }

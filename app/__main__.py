@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+import structlog
 import uvicorn
 
 from app.core.logging import configure_logging
@@ -11,6 +14,12 @@ from app.settings import ApiSettings
 def main() -> None:
     settings = ApiSettings()
     configure_logging(settings, service="api")
+    if settings.jwt_secret_generated:
+        # Every worker builds its own settings: they must share the one random key.
+        os.environ["JWT_SECRET"] = settings.jwt_secret
+        structlog.get_logger(__name__).warning(
+            "jwt_secret_generated", detail="JWT_SECRET unset: a random key, tokens end at restart"
+        )
     # An import string, so each of several workers builds its own app (and its own pool).
     uvicorn.run(
         "app.main:app",
@@ -18,6 +27,10 @@ def main() -> None:
         port=settings.api_port,
         workers=settings.api_workers,
         root_path=settings.api_root_path,
+        # h11, not httptools: h11 bounds the request line and headers it buffers (httptools
+        # accepted a 16 MB header).
+        http="h11",
+        h11_max_incomplete_event_size=settings.api_max_header_bytes,
         proxy_headers=True,
         forwarded_allow_ips=settings.api_forwarded_allow_ips,
         timeout_graceful_shutdown=settings.api_graceful_shutdown_seconds,

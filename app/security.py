@@ -130,5 +130,7 @@ def _verified_claims(token: str, secret: str) -> tuple[uuid.UUID, float]:
             options={"require": list(REQUIRED_CLAIMS)},
         )
         return uuid.UUID(claims["sub"]), float(claims["exp"])
-    except (jwt.PyJWTError, ValueError, TypeError) as exc:
-        raise InvalidTokenError(str(exc)) from exc
+    # OverflowError: an `exp` of 1e400 parses as an int that no float holds; RecursionError: a
+    # deeply nested header is parsed before the signature is checked.
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise InvalidTokenError(type(exc).__name__) from exc

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+import secrets
+from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
 from app.core.settings import MIN_SECRET_LENGTH, AppEnv, CommonSettings
 
-DEV_JWT_SECRET = "development-only-secret-change-me-please-32b"  # noqa: S105 - refused in production
+#: The development default of earlier versions, published in this repository: refused everywhere.
+DEV_JWT_SECRET = "development-only-secret-change-me-please-32b"  # noqa: S105 - refused, never used
+
+
+def _random_secret() -> str:
+    return secrets.token_urlsafe(48)
 
 
 class ApiSettings(CommonSettings):
     """The HTTP API (`python -m app`, `app.main:app`)."""
 
-    jwt_secret: Annotated[str, Field(description="HS256 key; at least 32 characters")] = (
-        DEV_JWT_SECRET
-    )
+    jwt_secret: Annotated[
+        str,
+        Field(
+            default_factory=_random_secret,
+            description="HS256 key, at least 32 characters; required in production. Unset or "
+            "empty in development: a random key made at start (tokens end at a restart)",
+        ),
+    ]
     jwt_ttl_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 3600
     api_host: str = "127.0.0.1"
     api_port: Annotated[int, Field(ge=1, le=65535)] = 8000
@@ -41,6 +52,36 @@ class ApiSettings(CommonSettings):
         int, Field(ge=1, description="Failed logins per client address within the window")
     ] = 50
     login_failure_window_seconds: Annotated[int, Field(ge=1)] = 300
+    register_max_per_client: Annotated[
+        int, Field(ge=1, description="Registrations per client address within the window")
+    ] = 10
+    register_max_total: Annotated[
+        int,
+        Field(ge=1, description="Registrations from everyone together within the window"),
+    ] = 1000
+    register_window_seconds: Annotated[int, Field(ge=1)] = 3600
+    api_max_body_bytes: Annotated[
+        int, Field(ge=1024, description="Largest request body the API reads; larger is a 413")
+    ] = 64 * 1024
+    api_max_header_bytes: Annotated[
+        int,
+        Field(
+            ge=4096,
+            description="Largest request line plus headers uvicorn (h11) buffers; larger "
+            "closes the connection with a 400",
+        ),
+    ] = 16 * 1024
+    api_docs_enabled: Annotated[
+        bool, Field(description="Serve /docs, /redoc and /openapi.json (production may say no)")
+    ] = True
+    db_pool_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=60,
+            description="How long a request waits for a pooled connection before a 503",
+        ),
+    ] = 3.0
     cors_origins: Annotated[
         list[str],
         Field(
@@ -49,11 +90,27 @@ class ApiSettings(CommonSettings):
         ),
     ]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, data: Any) -> Any:
+        # Compose passes `JWT_SECRET: ${JWT_SECRET:-}`: empty means "not configured".
+        if isinstance(data, dict) and data.get("jwt_secret") == "":
+            return {k: v for k, v in data.items() if k != "jwt_secret"}
+        return data
+
+    @property
+    def jwt_secret_generated(self) -> bool:
+        """True when no secret was configured and this process made its own."""
+        return "jwt_secret" not in self.model_fields_set
+
     @model_validator(mode="after")
-    def _refuse_weak_secret_outside_development(self) -> Self:
+    def _refuse_weak_secret(self) -> Self:
+        if self.jwt_secret == DEV_JWT_SECRET:
+            msg = "JWT_SECRET is the published development value; set a random one (or none)"
+            raise ValueError(msg)
         if self.app_env is AppEnv.DEVELOPMENT:
             return self
-        if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < MIN_SECRET_LENGTH:
+        if self.jwt_secret_generated or len(self.jwt_secret) < MIN_SECRET_LENGTH:
             msg = (
                 f"JWT_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} "
                 "characters when APP_ENV is not 'development'"

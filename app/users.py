@@ -13,14 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import UnitOfWork
 from app.core.events import UserRegistered
 from app.core.models import User
-from app.ratelimit import LoginRateLimiter
+from app.ratelimit import LoginRateLimiter, RegistrationRateLimiter
 from app.security import Passwords
 
 EMAIL_UNIQUE_CONSTRAINT = "uq_users_email"
-
-
-class EmailAlreadyRegisteredError(Exception):
-    """Another account already uses this email."""
 
 
 class InvalidCredentialsError(Exception):
@@ -28,10 +24,23 @@ class InvalidCredentialsError(Exception):
 
 
 async def register_user(
-    *, uow: UnitOfWork, passwords: Passwords, email: str, password: str
+    *,
+    uow: UnitOfWork,
+    passwords: Passwords,
+    limiter: RegistrationRateLimiter,
+    email: str,
+    password: str,
+    client: str,
 ) -> User:
-    """Create the account and announce `user.registered`; the unique index decides races."""
+    """Create the account and announce `user.registered`; the unique index decides races.
+
+    An address that already has an account gets the same answer as a new one, after the same
+    work (a stand-in user that is never stored): registration does not tell who has an account
+    (docs/decisions/0010). The attempt is counted, and committed, before the hashing it buys.
+    """
     now = datetime.now(UTC)
+    await limiter.attempt(uow.session, client=client, now=now)
+    await uow.commit()
     user = User(
         id=uuid.uuid4(), email=email, password_hash=await passwords.hash(password), created_at=now
     )
@@ -41,9 +50,10 @@ async def register_user(
         await uow.session.flush()
         await uow.commit()
     except IntegrityError as exc:
-        if _violates(exc, EMAIL_UNIQUE_CONSTRAINT):
-            raise EmailAlreadyRegisteredError(email) from exc
-        raise
+        if not _violates(exc, EMAIL_UNIQUE_CONSTRAINT):
+            raise
+        await uow.session.rollback()
+        return User(id=uuid.uuid4(), email=email, password_hash="", created_at=now)
     return user
 
 
@@ -56,18 +66,20 @@ async def authenticate(
     password: str,
     client: str,
 ) -> User:
-    """The user these credentials belong to; failures are counted and rate-limited."""
+    """The user these credentials belong to; attempts are counted first, then checked."""
     now = datetime.now(UTC)
-    await limiter.check(uow.session, email=email, client=client, now=now)
+    await limiter.attempt(uow.session, email=email, client=client, now=now)
+    # Committed before the password is checked, so concurrent guesses see each other's counts.
+    await uow.commit()
     user = await get_user_by_email(session=uow.session, email=email)
     matches = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not matches:
-        await limiter.record_failure(uow.session, email=email, client=client, now=now)
+        await limiter.failed(uow.session, now=now)
         await uow.commit()
         raise InvalidCredentialsError
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = await passwords.hash(password)
-    await limiter.clear_email(uow.session, email=email)
+    await limiter.succeeded(uow.session, email=email, client=client)
     await uow.commit()
     return user
 

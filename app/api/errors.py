@@ -12,11 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
-from app.ratelimit import LoginRateLimitedError
+from app.ratelimit import RateLimitedError
 from app.security import InvalidTokenError
-from app.users import EmailAlreadyRegisteredError, InvalidCredentialsError
+from app.users import InvalidCredentialsError
 
 PROBLEM_JSON = "application/problem+json"
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -67,9 +69,23 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; several routes may
+        # share it (PATCH and DELETE /tasks/{id}), and `Allow` must list every method.
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    return problem_response(exc.status_code, str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -81,10 +97,6 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "The request is not valid", errors=errors)
 
 
-async def _email_taken(_: Request, __: Exception) -> JSONResponse:
-    return problem_response(409, "This email is already registered")
-
-
 async def _bad_credentials(_: Request, __: Exception) -> JSONResponse:
     return problem_response(401, "Incorrect email or password", headers=BEARER_CHALLENGE)
 
@@ -94,13 +106,9 @@ async def _bad_token(_: Request, __: Exception) -> JSONResponse:
 
 
 async def _rate_limited(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, LoginRateLimitedError)
-    log.warning("login_rate_limited", retry_after=exc.retry_after_seconds)
-    return problem_response(
-        429,
-        "Too many failed logins; try again later",
-        headers={"Retry-After": str(exc.retry_after_seconds)},
-    )
+    assert isinstance(exc, RateLimitedError)
+    log.warning("rate_limited", limit=exc.limit, retry_after=exc.retry_after_seconds)
+    return problem_response(429, exc.detail, headers={"Retry-After": str(exc.retry_after_seconds)})
 
 
 async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -112,18 +120,20 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    # Starlette re-raises it after this response, and the server logs the traceback once.
-    log.error("unhandled_error", error_type=type(exc).__name__)
-    return problem_response(500, "Internal server error")
+async def _pool_exhausted(_: Request, __: Exception) -> JSONResponse:
+    # Every pooled connection stayed busy for `DB_POOL_TIMEOUT_SECONDS`: overload, not a bug.
+    log.warning("database_pool_exhausted")
+    return problem_response(
+        503, "The service is busy; try again shortly", headers={"Retry-After": "1"}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(EmailAlreadyRegisteredError, _email_taken)
     app.add_exception_handler(InvalidCredentialsError, _bad_credentials)
     app.add_exception_handler(InvalidTokenError, _bad_token)
-    app.add_exception_handler(LoginRateLimitedError, _rate_limited)
+    app.add_exception_handler(RateLimitedError, _rate_limited)
     app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(PoolTimeoutError, _pool_exhausted)
+    # Anything else: app.api.guards.UnexpectedErrorMiddleware, which keeps the connection.

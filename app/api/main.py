@@ -5,18 +5,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
+from app.api.guards import BodyLimitMiddleware, NoStoreMiddleware, UnexpectedErrorMiddleware
 from app.api.middleware import REQUEST_ID_HEADER, RequestIdMiddleware
 from app.api.openapi import install_openapi
 from app.api.routes import auth, health, tasks
 from app.api.state import AppState
 from app.core.db import make_engine, make_session_factory
-from app.ratelimit import LoginRateLimiter
+from app.ratelimit import LoginRateLimiter, RegistrationRateLimiter
 from app.security import Passwords
 from app.settings import ApiSettings
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -31,6 +36,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             max_overflow=settings.db_max_overflow,
             # A ping per request is a round trip per request; a lost connection is a 503 instead.
             pre_ping=False,
+            pool_timeout=settings.db_pool_timeout_seconds,
         )
         # One-statement writes (`POST /tasks`) get connections that stay in autocommit: no
         # isolation switch on checkout and no rollback on return (decision 0008).
@@ -40,6 +46,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             max_overflow=settings.db_max_overflow,
             pre_ping=False,
             autocommit=True,
+            pool_timeout=settings.db_pool_timeout_seconds,
         )
         passwords = Passwords.from_settings(settings)
         app.state.api = AppState(
@@ -49,7 +56,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             session_factory=make_session_factory(engine),
             passwords=passwords,
             limiter=LoginRateLimiter.from_settings(settings),
+            registrations=RegistrationRateLimiter.from_settings(settings),
         )
+        if settings.jwt_secret_generated:
+            log.warning("jwt_secret_generated", detail="JWT_SECRET unset: tokens end at restart")
         try:
             yield
         finally:
@@ -62,12 +72,24 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Tasks behind a bearer token; every change is announced through the outbox.",
         lifespan=lifespan,
+        # A trailing-slash redirect's Location is built from the client's Host header; the API
+        # has no use for it, so `/tasks/` is a plain 404 instead.
+        redirect_slashes=False,
+        # /docs and /redoc come from app.api.docs (packaged assets, no inline script).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.api_docs_enabled else None,
     )
     install_error_handlers(app)
     install_openapi(app)
+    if settings.api_docs_enabled:
+        install_docs(app)
     app.include_router(auth.router)
     app.include_router(tasks.router)
     app.include_router(health.router)
+    # Innermost first: a bug's 500 and an oversized body's 413 still get `no-store` and the id.
+    app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -76,5 +98,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
             expose_headers=["X-Total-Count", "X-Open-Count", "X-Done-Count", REQUEST_ID_HEADER],
         )
+    app.add_middleware(NoStoreMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

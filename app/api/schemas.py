@@ -10,14 +10,15 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
-    EmailStr,
     Field,
     StrictBool,
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
+
+from app.api.text import STORABLE, Email, LoginEmail
 
 PASSWORD_MIN_LENGTH = 8
 # Bounded above so a megabyte "password" cannot buy a megabyte of hashing.
@@ -27,22 +28,21 @@ MAX_OFFSET = 2**63 - 1
 MAX_PAGE_SIZE = 500
 
 
-def _normalise_email(value: object) -> object:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-Email = Annotated[EmailStr, BeforeValidator(_normalise_email)]
-#: Login looks the email up as typed (normalised) and does not validate it: any miss is a 401.
-LoginEmail = Annotated[
-    str, BeforeValidator(_normalise_email), StringConstraints(min_length=1, max_length=320)
-]
 Password = Annotated[
-    str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+    str,
+    StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    STORABLE,
 ]
-LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+LoginPassword = Annotated[
+    str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH), STORABLE
+]
 Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
+    STORABLE,
 ]
+#: The OAuth2 form's other fields: unused, but bounded and storable like every other text.
+FormText = Annotated[str, StringConstraints(max_length=PASSWORD_MAX_LENGTH), STORABLE]
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -73,9 +73,9 @@ class LoginForm(RequestModel):
     grant_type: Literal["password"] | None = None
     username: LoginEmail
     password: LoginPassword
-    scope: str = ""
-    client_id: str | None = None
-    client_secret: str | None = None
+    scope: FormText = ""
+    client_id: FormText | None = None
+    client_secret: FormText | None = None
 
 
 class TaskCreate(RequestModel):
@@ -83,10 +83,14 @@ class TaskCreate(RequestModel):
 
 
 class TaskPatch(RequestModel):
-    """Omitted fields stay as they are; `null` is refused rather than guessed at."""
+    """Omitted fields stay as they are; `null` is refused rather than guessed at.
 
-    title: Title | None = None
-    done: StrictBool | None = None
+    `SkipJsonSchema[None]`: the document says what the API accepts (a string, a boolean), so a
+    schema-driven client never sends the `null` that the validator below refuses.
+    """
+
+    title: Title | SkipJsonSchema[None] = None
+    done: StrictBool | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Self:

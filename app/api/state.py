@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.ratelimit import LoginRateLimiter
+from app.ratelimit import LoginRateLimiter, RegistrationRateLimiter
 from app.security import Passwords
 from app.settings import ApiSettings
 
@@ -18,5 +18,6 @@ class AppState:
     session_factory: async_sessionmaker[AsyncSession]
     passwords: Passwords
     limiter: LoginRateLimiter
+    registrations: RegistrationRateLimiter
     #: A pool of its own whose connections stay in autocommit: for one-statement writes.
     autocommit: AsyncEngine

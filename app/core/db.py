@@ -24,6 +24,7 @@ def make_engine(
     max_overflow: int = 10,
     pre_ping: bool = True,
     autocommit: bool = False,
+    pool_timeout: float = 30.0,
 ) -> AsyncEngine:
     """A pooled engine; with `pre_ping` a restarted PostgreSQL costs one failed checkout.
 
@@ -40,6 +41,7 @@ def make_engine(
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
+        pool_timeout=pool_timeout,
         **(per_statement if autocommit else {}),
     )
 

@@ -10,13 +10,33 @@ from app.settings import DEV_JWT_SECRET, ApiSettings, AppEnv
 pytestmark = pytest.mark.unit
 
 
-def test_development_accepts_the_built_in_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("JWT_SECRET", raising=False)
+@pytest.mark.parametrize("unset", [None, ""], ids=["absent", "empty"])
+def test_development_without_a_secret_makes_a_random_one_per_start(
+    monkeypatch: pytest.MonkeyPatch, unset: str | None
+) -> None:
+    if unset is None:
+        monkeypatch.delenv("JWT_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("JWT_SECRET", unset)
     monkeypatch.setenv("APP_ENV", "development")
-    assert ApiSettings().jwt_secret == DEV_JWT_SECRET
+    first, second = ApiSettings(), ApiSettings()
+
+    assert first.jwt_secret_generated
+    assert len(first.jwt_secret) >= 32
+    assert first.jwt_secret != second.jwt_secret
 
 
-def test_production_refuses_the_built_in_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_the_once_published_development_secret_is_refused_everywhere(
+    monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    monkeypatch.setenv("APP_ENV", env)
+    monkeypatch.setenv("JWT_SECRET", DEV_JWT_SECRET)
+    with pytest.raises(ValidationError, match="published"):
+        ApiSettings()
+
+
+def test_production_refuses_to_run_without_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JWT_SECRET", raising=False)
     monkeypatch.setenv("APP_ENV", "production")
     with pytest.raises(ValidationError, match="JWT_SECRET"):

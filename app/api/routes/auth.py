@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Request, status
@@ -33,12 +34,17 @@ LOGIN_BODY: dict[str, Any] = {
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 409, 422),
+    responses=problem_responses(400, 422, 429),
 )
-async def register(body: Registration, uow: UowDep, state: StateDep) -> UserOut:
-    """Create an account."""
+async def register(request: Request, body: Registration, uow: UowDep, state: StateDep) -> UserOut:
+    """Create an account (the same answer whether or not the address already has one)."""
     user = await register_user(
-        uow=uow, passwords=state.passwords, email=body.email, password=body.password
+        uow=uow,
+        passwords=state.passwords,
+        limiter=state.registrations,
+        email=body.email,
+        password=body.password,
+        client=client_address(request),
     )
     return UserOut.model_validate(user)
 
@@ -53,11 +59,24 @@ async def login(request: Request, uow: UowDep, state: StateDep) -> Token:
         limiter=state.limiter,
         email=email,
         password=password,
-        client=request.client.host if request.client else "unknown",
+        client=client_address(request),
     )
     ttl = state.settings.jwt_ttl_seconds
     token = issue_token(user_id=user.id, secret=state.settings.jwt_secret, ttl_seconds=ttl)
     return Token(access_token=token, expires_in=ttl)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address in one canonical spelling, for the limits' keys.
+
+    uvicorn puts the proxy's `X-Forwarded-For` here when the peer is a trusted proxy; whatever
+    arrives, only a real IP address becomes a key (anything else would let a client pick keys).
+    """
+    host = request.client.host if request.client else ""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return "unknown"
 
 
 async def _credentials(request: Request) -> tuple[str, str]:

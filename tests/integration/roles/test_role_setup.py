@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, exc, make_url, text
 
+from tests.integration.roles.test_service_roles import ROLE_LIMITS
 from tests.migrations import downgrade, empty_database, upgrade
 from tests.services import missing
 
@@ -81,7 +83,25 @@ def test_the_first_start_script_and_an_owner_run_migration_give_each_service_its
     )
     assert owners == "todo_owner"
     assert _scalar(login("todo_api"), "SELECT count(*) FROM users") == 0
+    # The superuser's script set the per-role limits that an owner-run migration cannot.
+    assert _scalar(login("todo_api"), "SHOW statement_timeout") == "5s"
+    assert _scalar(login("todo_api"), "SHOW lock_timeout") == "3s"
+    with pytest.raises(exc.OperationalError, match="permission denied for database"):
+        _scalar(login("todo_api").replace(f"/{url.database}", "/postgres"), "SELECT 1")
+    with pytest.raises(exc.ProgrammingError, match="permission denied"):
+        _scalar(login("todo_api"), "CREATE TEMP TABLE sneaky (id int)")
     with pytest.raises(exc.ProgrammingError, match="permission denied"):
         _scalar(login("todo_api"), "SELECT count(*) FROM processed_events")
     with pytest.raises(exc.ProgrammingError, match="permission denied"):
         _scalar(login("todo_api"), "CREATE TABLE sneaky (id int)")
+
+
+def test_the_first_start_script_sets_the_same_role_limits_as_migration_0005() -> None:
+    script = ROLES_SCRIPT.read_text()
+    settings: dict[str, dict[str, str]] = {role: {} for role in ROLE_LIMITS.ROLE_SETTINGS}
+    for role, name, value in re.findall(r"ALTER ROLE (\w+) SET (\w+) = '([^']*)';", script):
+        settings[role][name] = value
+    limits = dict(re.findall(r"ALTER ROLE (\w+) CONNECTION LIMIT (\d+);", script))
+
+    assert settings == ROLE_LIMITS.ROLE_SETTINGS
+    assert {role: int(n) for role, n in limits.items()} == ROLE_LIMITS.CONNECTION_LIMITS

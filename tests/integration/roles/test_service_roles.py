@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from datetime import date, timedelta
+from types import ModuleType
 
 import pytest
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import UnitOfWork, make_session_factory
-from app.ratelimit import LoginRateLimiter
+from app.ratelimit import LoginRateLimiter, RegistrationRateLimiter
 from app.security import Passwords
 from app.tasks import create_task, delete_task, get_owned_task, list_tasks, update_task
 from app.users import InvalidCredentialsError, authenticate, register_user
@@ -19,6 +21,7 @@ from relay.forwarder import CLAIM, MARK_PUBLISHED, RECORD_FAILURE
 from relay.metrics import BACKLOG
 from relay.purge import purge_published
 from scheduler.digest import DigestOptions, run_digest
+from tests.migrations import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +29,8 @@ pytestmark = pytest.mark.integration
 # users/tasks, insert into outbox; relay: outbox only; mailer: processed_events only.
 EXPECTED_GRANTS = {
     "todo_api": {
-        "users": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+        # No DELETE on users: no endpoint deletes an account (migration 0005).
+        "users": {"SELECT", "INSERT", "UPDATE"},
         "tasks": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "login_attempts": {"SELECT", "INSERT", "UPDATE", "DELETE"},
         "outbox": {"INSERT"},
@@ -62,7 +66,9 @@ REFUSED = {
         "mark events published": "UPDATE outbox SET published_at = now()",
         "delete outbox rows": "DELETE FROM outbox",
         "truncate users": "TRUNCATE users CASCADE",
+        "delete users": "DELETE FROM users",
         "create a table": "CREATE TABLE api_scratch (id int)",
+        "create a temporary table": "CREATE TEMP TABLE api_scratch (id int)",
         "rewrite the migration history": "UPDATE alembic_version SET version_num = 'x'",
     },
     "todo_scheduler": {
@@ -81,6 +87,7 @@ REFUSED = {
         "insert outbox rows": _OUTBOX_ROW,
         "read processed_events": "SELECT count(*) FROM processed_events",
         "create a table": "CREATE TABLE relay_scratch (id int)",
+        "create a temporary table": "CREATE TEMP TABLE relay_scratch (id int)",
     },
     "todo_mailer": {
         "read users": "SELECT email FROM users",
@@ -91,6 +98,25 @@ REFUSED = {
         "create a table": "CREATE TABLE mailer_scratch (id int)",
     },
 }
+
+
+def _migration(name: str) -> ModuleType:
+    path = ROOT / "alembic" / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ROLE_LIMITS = _migration("0005_role_limits")
+_ROLE_SETTINGS = """
+SELECT r.rolname, r.rolconnlimit, coalesce(s.setconfig, '{}') AS config
+FROM pg_roles AS r
+LEFT JOIN pg_db_role_setting AS s ON s.setrole = r.oid AND s.setdatabase = 0
+WHERE r.rolname = ANY(:roles)
+"""
 
 
 async def _insufficient_privilege(engine: AsyncEngine, statement: str) -> bool:
@@ -137,6 +163,20 @@ async def test_each_role_holds_exactly_its_grants_and_no_attributes(db: AsyncEng
     assert privileged == []
 
 
+async def test_each_role_has_its_statement_timeout_and_connection_limit(db: AsyncEngine) -> None:
+    async with db.connect() as conn:
+        rows = (await conn.execute(text(_ROLE_SETTINGS), {"roles": list(EXPECTED_GRANTS)})).all()
+    actual = {
+        role: (limit, dict(item.split("=", 1) for item in config)) for role, limit, config in rows
+    }
+
+    assert actual == {
+        role: (ROLE_LIMITS.CONNECTION_LIMITS[role], ROLE_LIMITS.ROLE_SETTINGS[role])
+        for role in EXPECTED_GRANTS
+    }
+    assert actual["todo_api"][1]["statement_timeout"] == "5s"
+
+
 @pytest.mark.parametrize(
     ("role", "statement"),
     [
@@ -159,10 +199,14 @@ async def test_the_api_role_runs_accounts_and_tasks_through_the_domain_code(
     limiter = LoginRateLimiter(
         max_failures_per_email=5, max_failures_per_client=50, window=timedelta(minutes=5)
     )
+    registrations = RegistrationRateLimiter(
+        max_per_client=5, max_total=50, window=timedelta(minutes=5)
+    )
     async with UnitOfWork(sessions) as uow:
         user = await register_user(
-            uow=uow, passwords=passwords, email="role@example.com", password="correct horse"
-        )
+            uow=uow, passwords=passwords, limiter=registrations, email="role@example.com",
+            password="correct horse", client="127.0.0.1",
+        )  # fmt: skip
     async with UnitOfWork(sessions) as uow:
         with pytest.raises(InvalidCredentialsError):
             await authenticate(

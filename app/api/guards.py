@@ -1,0 +1,127 @@
+"""ASGI guards around the app: a body limit, `no-store` responses and no exception left loose."""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = b"application/problem+json"
+
+
+class BodyTooLargeError(HTTPException):
+    """The request body is larger than the API accepts (a 413 through the one error mapping)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes")
+
+
+async def send_problem(send: Send, status: int, title: str, detail: str) -> None:
+    """A problem response sent by hand, for layers outside FastAPI's exception handlers."""
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
+class BodyLimitMiddleware:
+    """Refuse a body over `max_bytes`: by its Content-Length at once, or as it streams in.
+
+    The API's bodies are tiny (a title is at most 500 characters); without this a client
+    talking to the API directly could make it buffer any amount of memory.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            detail = f"The request body is larger than {self.max_bytes} bytes"
+            await send_problem(send, 413, "Content Too Large", detail)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLargeError(self.max_bytes)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every response that does not say otherwise.
+
+    API responses carry tokens and private tasks: no browser or shared cache may keep them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
+
+
+class UnexpectedErrorMiddleware:
+    """A bug is a logged 500, and the exception stops here.
+
+    Starlette's outermost layer re-raises after its 500, and the server then closes the
+    connection; behind nginx's keep-alive pool that closed connection turned into a 502 for
+    the next, unrelated request. Caught here, the server sees a finished response and keeps
+    the connection. Only a response that had already started is left to fail (and close).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            log.exception("unhandled_error", error_type=type(exc).__name__)
+            if started:
+                raise
+            await send_problem(send, 500, "Internal Server Error", "Internal server error")

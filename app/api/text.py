@@ -1,0 +1,80 @@
+"""Text a client may send: what PostgreSQL can store, and email addresses in one normal form.
+
+Every string field of every request model carries `STORABLE` (directly, or through `StoredText`,
+`Email`, `LoginEmail`), so a NUL or an unpaired surrogate is a 422 that names the field, never a
+database error (`text` and `jsonb` cannot hold U+0000, and UTF-8 cannot encode a lone
+surrogate). tests/security checks that no request field goes without it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+#: NUL and the surrogate code points: neither survives the trip into PostgreSQL's UTF-8 text.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: RFC 5321's limit on a forward path.
+EMAIL_MAX_LENGTH = 320
+
+
+def _storable(value: str) -> str:
+    found = UNSTORABLE.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "text_unstorable",
+            "must not contain the character {character} "
+            "(NUL and unpaired surrogates cannot be stored)",
+            {"character": f"U+{ord(found.group()):04X}"},
+        )
+    return value
+
+
+#: Refuses what PostgreSQL cannot store. Put it after any `StringConstraints`, which must see
+#: the plain string (pydantic applies `strip_whitespace` and lengths to a bare `str` only).
+STORABLE = AfterValidator(_storable)
+#: A string that PostgreSQL can store.
+StoredText = Annotated[str, STORABLE]
+
+
+def normalise_email(address: str) -> str:
+    """One spelling per mailbox: NFC, case-folded, the domain in its IDNA (ASCII) form.
+
+    Raises `ValueError` when the address is not valid.
+    """
+    try:
+        parts = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from exc
+    local = unicodedata.normalize("NFC", parts.local_part).casefold()
+    return f"{local}@{parts.ascii_domain.lower()}"
+
+
+def _login_email(address: str) -> str:
+    # Login never says "invalid": an address that cannot exist simply matches nobody (a 401),
+    # in the same normal form registration would have stored it.
+    try:
+        return normalise_email(address)
+    except ValueError:
+        return unicodedata.normalize("NFC", address.strip()).casefold()
+
+
+#: Registration: a valid address, stored normalised.
+Email = Annotated[
+    str,
+    StringConstraints(max_length=EMAIL_MAX_LENGTH),
+    STORABLE,
+    AfterValidator(normalise_email),
+    Field(json_schema_extra={"format": "email"}),
+]
+#: Login: normalised the same way, never refused for its form (an unknown address is a 401).
+LoginEmail = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=EMAIL_MAX_LENGTH),
+    STORABLE,
+    AfterValidator(_login_email),
+]

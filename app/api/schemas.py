@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -16,9 +16,8 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
-from app.api.text import STORABLE, Email, LoginEmail
+from app.api.text import NON_BLANK, NON_BLANK_PATTERN, STORABLE, Email, LoginEmail
 
 PASSWORD_MIN_LENGTH = 8
 # Bounded above so a megabyte "password" cannot buy a megabyte of hashing.
@@ -36,10 +35,13 @@ Password = Annotated[
 LoginPassword = Annotated[
     str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH), STORABLE
 ]
+#: At most 500 characters as sent, then trimmed, and not blank: what the document says too.
 Title = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_LENGTH),
+    StringConstraints(max_length=TITLE_MAX_LENGTH),
     STORABLE,
+    NON_BLANK,
+    Field(json_schema_extra={"pattern": NON_BLANK_PATTERN}),
 ]
 #: The OAuth2 form's other fields: unused, but bounded and storable like every other text.
 FormText = Annotated[str, StringConstraints(max_length=PASSWORD_MAX_LENGTH), STORABLE]
@@ -51,6 +53,14 @@ def _as_utc(value: datetime) -> datetime:
 
 #: Whatever the database session's time zone, the API speaks UTC.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
+
+
+def _not_null(schema: dict[str, Any]) -> None:
+    # `X | None = None` documents `anyOf: [X, null]` and `default: null`; only X is accepted.
+    options = [option for option in schema.pop("anyOf", []) if option.get("type") != "null"]
+    if len(options) == 1:
+        schema.update(options[0])
+    schema.pop("default", None)
 
 
 class RequestModel(BaseModel):
@@ -85,12 +95,12 @@ class TaskCreate(RequestModel):
 class TaskPatch(RequestModel):
     """Omitted fields stay as they are; `null` is refused rather than guessed at.
 
-    `SkipJsonSchema[None]`: the document says what the API accepts (a string, a boolean), so a
+    The document says what the API accepts (a string, a boolean, never `null`), so a
     schema-driven client never sends the `null` that the validator below refuses.
     """
 
-    title: Title | SkipJsonSchema[None] = None
-    done: StrictBool | SkipJsonSchema[None] = None
+    title: Annotated[Title | None, Field(json_schema_extra=_not_null)] = None
+    done: Annotated[StrictBool | None, Field(json_schema_extra=_not_null)] = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Self:

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 #: NUL and the surrogate code points: neither survives the trip into PostgreSQL's UTF-8 text.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -34,11 +42,44 @@ def _storable(value: str) -> str:
     return value
 
 
-#: Refuses what PostgreSQL cannot store. Put it after any `StringConstraints`, which must see
-#: the plain string (pydantic applies `strip_whitespace` and lengths to a bare `str` only).
-STORABLE = AfterValidator(_storable)
+@dataclass(frozen=True, slots=True)
+class Storable:
+    """Refuses what PostgreSQL cannot store, and says so in the JSON Schema (`pattern`).
+
+    Put it after any `StringConstraints`, which must see the plain string.
+    """
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_storable, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        # So a schema-driven client (schemathesis) knows a NUL is refused, not accepted.
+        json_schema.setdefault("pattern", STORABLE_PATTERN)
+        return json_schema
+
+
+STORABLE = Storable()
+#: The same rule in ECMA-262 / Python regex syntax, for the OpenAPI document.
+STORABLE_PATTERN = "^[^\\u0000]*$"
 #: A string that PostgreSQL can store.
 StoredText = Annotated[str, STORABLE]
+
+
+def _non_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise PydanticCustomError("string_blank", "must contain more than white space")
+    return value
+
+
+#: Trimmed, with at least one other character (the pattern says so for the document).
+NON_BLANK = AfterValidator(_non_blank)
+NON_BLANK_PATTERN = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 
 
 def normalise_email(address: str) -> str:

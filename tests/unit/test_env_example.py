@@ -41,6 +41,8 @@ COMPOSE_ONLY = frozenset(
         "KAFKA_TOPIC_PARTITIONS",
         "KAFKA_HEAP_OPTS",
         "KAFKA_CLUSTER_ID",
+        "APP_SUBNET",
+        "FRONTEND_ADDRESS",
     }
 )
 _ENTRY = re.compile(r"^(?P<commented># )?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")

@@ -18,9 +18,10 @@ from starlette.types import Scope
 
 ASSETS_PATH = "/docs-assets"
 ASSETS = Path(str(files("fastapi_offline") / "static"))
-#: The same policy nginx sends, for a client that reaches the API directly.
+#: The same policy nginx sends, for a client that reaches the API directly. ReDoc's
+#: styled-components injects <style> elements, so that page alone may apply inline styles.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; {style_src}; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
@@ -63,7 +64,8 @@ REDOC_PAGE = """<!doctype html>
 </body>
 </html>
 """
-REDOC_INIT = """Redoc.init("openapi.json", {}, document.getElementById("redoc"));
+# No search: it runs in a worker made from a blob: URL, which `script-src 'self'` forbids.
+REDOC_INIT = """Redoc.init("openapi.json", {disableSearch: true}, document.getElementById("redoc"));
 """
 SCRIPTS = {"swagger-init.js": SWAGGER_INIT, "redoc-init.js": REDOC_INIT}
 
@@ -82,14 +84,17 @@ class _Assets(StaticFiles):
 
 def install_docs(app: FastAPI) -> None:
     """Serve Swagger UI at /docs and ReDoc at /redoc from packaged assets."""
-    headers = {"Content-Security-Policy": DOCS_CSP}
+    strict = {"Content-Security-Policy": DOCS_CSP.format(style_src="style-src 'self'")}
+    inline_styles = {
+        "Content-Security-Policy": DOCS_CSP.format(style_src="style-src 'self' 'unsafe-inline'")
+    }
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return HTMLResponse(SWAGGER_PAGE.format(title=app.title), headers=headers)
+        return HTMLResponse(SWAGGER_PAGE.format(title=app.title), headers=strict)
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return HTMLResponse(REDOC_PAGE.format(title=app.title), headers=headers)
+        return HTMLResponse(REDOC_PAGE.format(title=app.title), headers=inline_styles)
 
     app.mount(ASSETS_PATH, _Assets(directory=ASSETS), name="docs-assets")

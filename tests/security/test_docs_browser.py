@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, Request
+from playwright.async_api import Browser, BrowserContext, Page, Request
 
 from tests.browser.conftest import browser  # noqa: F401 - the session's Chromium
 from tests.security.conftest import Production
@@ -11,8 +11,8 @@ from tests.security.conftest import Production
 pytestmark = pytest.mark.security
 
 
-async def _open(browser: Browser, url: str) -> tuple[list[str], list[str], object]:
-    context = await browser.new_context()
+async def _open(chromium: Browser, url: str) -> tuple[list[str], list[str], BrowserContext, Page]:
+    context = await chromium.new_context()
     context.set_default_timeout(15_000)
     page = await context.new_page()
     errors: list[str] = []
@@ -27,14 +27,14 @@ async def _open(browser: Browser, url: str) -> tuple[list[str], list[str], objec
 
     page.on("request", on_request)
     await page.goto(url)
-    return errors, hosts, (context, page)
+    return errors, hosts, context, page
 
 
 async def test_swagger_ui_renders_every_operation_under_the_csp(
     browser: Browser,  # noqa: F811
     production: Production,
 ) -> None:
-    errors, hosts, (context, page) = await _open(browser, f"{production.web_url}/api/docs")
+    errors, hosts, context, page = await _open(browser, f"{production.web_url}/api/docs")
     try:
         await page.locator(".opblock").first.wait_for()
         operations = await page.locator(".opblock").count()
@@ -52,7 +52,7 @@ async def test_redoc_loads_its_script_from_the_api_under_the_csp(
     browser: Browser,  # noqa: F811
     production: Production,
 ) -> None:
-    errors, hosts, (context, page) = await _open(browser, f"{production.web_url}/api/redoc")
+    errors, hosts, context, page = await _open(browser, f"{production.web_url}/api/redoc")
     try:
         await page.wait_for_function("typeof window.Redoc !== 'undefined'")
         await page.get_by_text("Exchange email and password").first.wait_for()

@@ -88,7 +88,9 @@ def normalise_email(address: str) -> str:
     Raises `ValueError` when the address is not valid.
     """
     try:
-        parts = validate_email(address.strip(), check_deliverability=False)
+        # `test_environment`: the RFC 2606 testing name `.test` is accepted like example.com,
+        # for demos and tests; `.invalid`, `.local`, `.localhost` and the like stay refused.
+        parts = validate_email(address.strip(), check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from exc
     local = unicodedata.normalize("NFC", parts.local_part).casefold()

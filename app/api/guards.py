@@ -37,20 +37,27 @@ async def send_problem(send: Send, status: int, title: str, detail: str) -> None
     await send({"type": "http.response.body", "body": body.encode()})
 
 
-class BodyLimitMiddleware:
-    """Refuse a body over `max_bytes`: by its Content-Length at once, or as it streams in.
+class RequestLimitsMiddleware:
+    """Refuse headers over `max_header_bytes` (431) and a body over `max_bytes` (413).
 
-    The API's bodies are tiny (a title is at most 500 characters); without this a client
-    talking to the API directly could make it buffer any amount of memory.
+    The body by its Content-Length at once, or as it streams in. The API's bodies are tiny (a
+    title is at most 500 characters); without this a client talking to the API directly could
+    make it buffer any amount of memory. uvicorn's h11 bounds a request head only while it is
+    incomplete, so a large head that arrives in one read is counted here.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_header_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if sum(len(name) + len(value) for name, value in scope["headers"]) > self.max_header_bytes:
+            detail = f"The request headers are larger than {self.max_header_bytes} bytes"
+            await send_problem(send, 431, "Request Header Fields Too Large", detail)
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):

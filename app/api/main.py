@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.docs import install_docs
 from app.api.errors import install_error_handlers
-from app.api.guards import BodyLimitMiddleware, NoStoreMiddleware, UnexpectedErrorMiddleware
+from app.api.guards import NoStoreMiddleware, RequestLimitsMiddleware, UnexpectedErrorMiddleware
 from app.api.middleware import REQUEST_ID_HEADER, RequestIdMiddleware
 from app.api.openapi import install_openapi
 from app.api.routes import auth, health, tasks
@@ -89,7 +89,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     # Innermost first: a bug's 500 and an oversized body's 413 still get `no-store` and the id.
     app.add_middleware(UnexpectedErrorMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_bytes=settings.api_max_body_bytes,
+        max_header_bytes=settings.api_max_header_bytes,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -34,7 +34,7 @@ def _json(template: str, bad: str) -> str:
 REGISTER_EMAIL = '{"email": "aBAD@example.com", "password": "%s"}' % PASSWORD  # noqa: UP031
 JSON_FIELDS = [
     ("POST", "/auth/register", REGISTER_EMAIL, "email"),
-    ("POST", "/auth/register", '{"email": "a@example.com", "password": "long BAD"}', "password"),
+    ("POST", "/auth/register", '{"email": "a@example.com", "password": "longer BAD"}', "password"),
     ("POST", "/auth/login", '{"email": "aBAD@example.com", "password": "whatever"}', "email"),
     ("POST", "/auth/login", '{"email": "a@example.com", "password": "whatever BAD"}', "password"),
     ("POST", "/tasks", '{"title": "aBADb"}', "title"),

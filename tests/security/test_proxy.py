@@ -97,22 +97,28 @@ async def test_hostile_requests_never_cost_another_user_a_5xx(
 def _raw(port: int, request: bytes, *, close: bool = True) -> bytes:
     """Send bytes as they are; the status line that comes back (empty if the server hung up)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(request)
-        if close:
-            conn.shutdown(socket.SHUT_WR)
-        return conn.makefile("rb").readline()
+        try:
+            conn.sendall(request)
+            if close:
+                conn.shutdown(socket.SHUT_WR)
+            return conn.makefile("rb").readline()
+        except (ConnectionResetError, BrokenPipeError):
+            return b""
 
 
-async def test_direct_to_the_api_a_huge_header_is_refused(production: Production) -> None:
+@pytest.mark.parametrize("size", [64 * 1024, 16 * 2**20], ids=["64KiB", "16MiB"])
+async def test_direct_to_the_api_a_huge_header_is_refused(
+    production: Production, size: int
+) -> None:
     port = int(production.api_url.rsplit(":", 1)[1])
-    huge = b"GET /healthz HTTP/1.1\r\nHost: api\r\nX-Pad: " + b"a" * 64 * 1024 + b"\r\n\r\n"
+    huge = b"GET /healthz HTTP/1.1\r\nHost: api\r\nX-Pad: " + b"a" * size + b"\r\n\r\n"
     normal = b"GET /healthz HTTP/1.1\r\nHost: api\r\nX-Pad: " + b"a" * 4 * 1024 + b"\r\n\r\n"
 
-    refused, served = await asyncio.gather(
-        asyncio.to_thread(_raw, port, huge), asyncio.to_thread(_raw, port, normal)
-    )
+    refused = await asyncio.to_thread(_raw, port, huge)
+    served = await asyncio.to_thread(_raw, port, normal)
 
-    assert refused.split()[1:2] in ([b"400"], [b"431"], [])
+    # 431 from the API, 400 from h11 for a head it gave up buffering, or the connection closed.
+    assert refused.split()[1:2] in ([b"431"], [b"400"], [])
     assert served.startswith(b"HTTP/1.1 200")
 
 

@@ -67,8 +67,8 @@ class ApiSettings(CommonSettings):
         int,
         Field(
             ge=4096,
-            description="Largest request line plus headers uvicorn (h11) buffers; larger "
-            "closes the connection with a 400",
+            description="Largest request headers the API takes; larger is a 431 (nginx, in "
+            "front, refuses a header over 8 KiB itself)",
         ),
     ] = 16 * 1024
     api_docs_enabled: Annotated[

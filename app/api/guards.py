@@ -42,8 +42,8 @@ class RequestLimitsMiddleware:
 
     The body by its Content-Length at once, or as it streams in. The API's bodies are tiny (a
     title is at most 500 characters); without this a client talking to the API directly could
-    make it buffer any amount of memory. uvicorn's h11 bounds a request head only while it is
-    incomplete, so a large head that arrives in one read is counted here.
+    make it buffer any amount of memory. The headers are counted here because httptools, which
+    uvicorn runs for speed, bounds none (behind nginx they never get this far).
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, max_header_bytes: int) -> None:

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.security
 
 @pytest.fixture
 async def server_with_a_bug(api_settings: ApiSettings) -> AsyncIterator[int]:
-    """The real app under uvicorn (h11, as `python -m app` runs it), plus one route that fails."""
+    """The real app under uvicorn (httptools, as `python -m app` runs it) plus a failing route."""
     app: FastAPI = create_app(api_settings)
 
     @app.get("/bug")
@@ -29,7 +29,7 @@ async def server_with_a_bug(api_settings: ApiSettings) -> AsyncIterator[int]:
 
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, http="h11", log_config=None, access_log=False
+        app, host="127.0.0.1", port=port, http="httptools", log_config=None, access_log=False
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

@@ -117,7 +117,7 @@ async def test_direct_to_the_api_a_huge_header_is_refused(
     refused = await asyncio.to_thread(_raw, port, huge)
     served = await asyncio.to_thread(_raw, port, normal)
 
-    # 431 from the API, 400 from h11 for a head it gave up buffering, or the connection closed.
+    # 431 from the API, 400 from a parser that gave up on the head, or the connection closed.
     assert refused.split()[1:2] in ([b"431"], [b"400"], [])
     assert served.startswith(b"HTTP/1.1 200")
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
-from app.core.settings import MIN_SECRET_LENGTH, AppEnv, CommonSettings
+from app.core.settings import MIN_SECRET_LENGTH, AppEnv
+from app.preference_settings import PreferenceSettings
 
 #: The development default of earlier versions, published in this repository: refused everywhere.
 DEV_JWT_SECRET = "development-only-secret-change-me-please-32b"  # noqa: S105 - refused, never used
@@ -17,7 +18,7 @@ def _random_secret() -> str:
     return secrets.token_urlsafe(48)
 
 
-class ApiSettings(CommonSettings):
+class ApiSettings(PreferenceSettings):
     """The HTTP API (`python -m app`, `app.main:app`)."""
 
     jwt_secret: Annotated[

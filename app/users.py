@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import UnitOfWork
 from app.core.events import UserRegistered
 from app.core.models import User
+from app.core.preferences import DEFAULT_TIMEZONE
 from app.ratelimit import LoginRateLimiter, RegistrationRateLimiter
 from app.security import Passwords
 
@@ -31,6 +32,7 @@ async def register_user(
     email: str,
     password: str,
     client: str,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> User:
     """Create the account and announce `user.registered`; the unique index decides races.
 
@@ -42,7 +44,12 @@ async def register_user(
     await limiter.attempt(uow.session, client=client, now=now)
     await uow.commit()
     user = User(
-        id=uuid.uuid4(), email=email, password_hash=await passwords.hash(password), created_at=now
+        id=uuid.uuid4(),
+        email=email,
+        password_hash=await passwords.hash(password),
+        created_at=now,
+        timezone=timezone,
+        digest_enabled=True,
     )
     uow.session.add(user)
     uow.add_event(UserRegistered(user_id=user.id, email=user.email, occurred_at=now))

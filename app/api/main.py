@@ -14,7 +14,7 @@ from app.api.errors import install_error_handlers
 from app.api.guards import NoStoreMiddleware, RequestLimitsMiddleware, UnexpectedErrorMiddleware
 from app.api.middleware import REQUEST_ID_HEADER, RequestIdMiddleware
 from app.api.openapi import install_openapi
-from app.api.routes import auth, health, tasks
+from app.api.routes import auth, health, me, tasks, unsubscribe, webhooks
 from app.api.state import AppState
 from app.core.db import make_engine, make_session_factory
 from app.ratelimit import LoginRateLimiter, RegistrationRateLimiter
@@ -87,6 +87,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(tasks.router)
     app.include_router(health.router)
+    app.include_router(me.router)
+    app.include_router(unsubscribe.router)
+    app.include_router(webhooks.router)
     # Innermost first: a bug's 500 and an oversized body's 413 still get `no-store` and the id.
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(

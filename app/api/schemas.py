@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from app.api.text import NON_BLANK, NON_BLANK_PATTERN, STORABLE, Email, LoginEmail
+from app.core.preferences import Timezone
 
 PASSWORD_MIN_LENGTH = 8
 # Bounded above so a megabyte "password" cannot buy a megabyte of hashing.
@@ -70,6 +71,9 @@ class RequestModel(BaseModel):
 class Registration(RequestModel):
     email: Email
     password: Password
+    timezone: Annotated[
+        Timezone | None, Field(description="IANA zone of the digest; default: the server's")
+    ] = None
 
 
 class LoginJson(RequestModel):

@@ -74,6 +74,21 @@ class UserRegistered(Event):
     email: str
 
 
+class UserPreferencesChanged(Event):
+    """A user's digest preferences changed (settings, the unsubscribe link, or a bounce)."""
+
+    type: Literal["user.preferences_changed"] = "user.preferences_changed"
+    timezone: Annotated[str, Field(description="IANA zone whose midnight ends the user's day")]
+    digest_enabled: Annotated[bool, Field(description="Whether the user gets the daily digest")]
+    cause: Annotated[
+        Literal["settings", "unsubscribe", "bounce", "blocked", "spam"],
+        Field(
+            description="What changed them: the user's settings, the email's unsubscribe link, "
+            "or the mail provider reporting a hard bounce, a blocked address or a spam complaint"
+        ),
+    ]
+
+
 class TaskCreated(Event):
     """A task was added."""
 
@@ -140,6 +155,7 @@ class DailyDigestRequested(Event):
 
 AnyEvent = Annotated[
     UserRegistered
+    | UserPreferencesChanged
     | TaskCreated
     | TaskUpdated
     | TaskCompleted
@@ -151,6 +167,7 @@ AnyEvent = Annotated[
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     UserRegistered,
+    UserPreferencesChanged,
     TaskCreated,
     TaskUpdated,
     TaskCompleted,

@@ -41,11 +41,18 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (
+        # The scheduler's pages: users of the zones whose midnight just passed, in id order.
+        Index("ix_users_timezone_id", "timezone", "id", postgresql_where=text("digest_enabled")),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     email: Mapped[str] = mapped_column(Text, unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    #: IANA zone whose midnight ends the user's digest day.
+    timezone: Mapped[str] = mapped_column(Text, default="UTC", server_default=text("'UTC'"))
+    digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
 
 class Task(Base):

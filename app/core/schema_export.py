@@ -29,6 +29,7 @@ from app.core.events import (
     TaskDeleted,
     TaskReopened,
     TaskUpdated,
+    UserPreferencesChanged,
     UserRegistered,
 )
 from app.core.outbox import DEFAULT_TOPIC
@@ -91,6 +92,14 @@ def example_events() -> list[Event]:
         TaskCompleted(event_id=event_ids[3], occurred_at=at, user_id=user, task_id=task),
         TaskReopened(event_id=event_ids[4], occurred_at=at, user_id=user, task_id=task),
         TaskDeleted(event_id=event_ids[5], occurred_at=at, user_id=user, task_id=task),
+        UserPreferencesChanged(
+            event_id=uuid.UUID(int=0x7E57_0000_0000_4000_8000_0000_0000_0006),
+            occurred_at=at,
+            user_id=user,
+            timezone="Asia/Tokyo",
+            digest_enabled=True,
+            cause="settings",
+        ),
         DailyDigestRequested(
             event_id=DailyDigestRequested.id_for(user, date(2026, 1, 1)),
             occurred_at=datetime(2026, 1, 2, 0, 0, tzinfo=UTC),

@@ -9,7 +9,8 @@ from typing import NamedTuple
 import pytest
 from pydantic_settings import BaseSettings
 
-from app.settings import ApiSettings, CommonSettings
+from app.core.settings import CommonSettings
+from app.settings import ApiSettings
 from mailer.settings import MailerSettings
 from relay.settings import RelaySettings
 from scheduler.settings import SchedulerSettings

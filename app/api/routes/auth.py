@@ -45,6 +45,7 @@ async def register(request: Request, body: Registration, uow: UowDep, state: Sta
         email=body.email,
         password=body.password,
         client=client_address(request),
+        timezone=body.timezone or state.settings.digest_timezone,
     )
     return UserOut.model_validate(user)
 

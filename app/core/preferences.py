@@ -1,0 +1,53 @@
+"""A user's digest preferences: the IANA zone whose midnight ends their day, and on/off.
+
+The zone names come from the tz database that `zoneinfo` loads: the system's
+(`/usr/share/zoneinfo`) where there is one, else the pinned `tzdata` package, which every install
+of this project carries so that a slim container without system zone files knows the same names.
+`tz_database()` says which one a process uses; the API and the scheduler log it at start.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, StringConstraints
+
+DEFAULT_TIMEZONE = "UTC"
+#: The longest name in the tz database is 32 characters; anything far longer is not a zone.
+TIMEZONE_MAX_LENGTH = 64
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    """Every zone name `zoneinfo` can load here (about 600), computed once per process."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def tz_database() -> str:
+    """Where the zone data comes from: the first TZPATH folder that has it, or `tzdata`."""
+    for folder in zoneinfo.TZPATH:
+        if (Path(folder) / "UTC").is_file():
+            return folder
+    return "tzdata package"
+
+
+def check_timezone(value: str) -> str:
+    """`value` if it names a zone of the tz database; ValueError with the reason otherwise."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        msg = "a time zone name has no control characters"
+        raise ValueError(msg)
+    if value not in known_timezones():
+        msg = f"unknown time zone {value!r}: use an IANA name such as Europe/Paris"
+        raise ValueError(msg)
+    return value
+
+
+#: An IANA zone name, checked against the tz database (unknown or malformed: a 422 in the API).
+Timezone = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=TIMEZONE_MAX_LENGTH),
+    AfterValidator(check_timezone),
+]

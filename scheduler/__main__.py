@@ -1,43 +1,75 @@
-"""`python -m scheduler` runs the daemon; `run-once [--date YYYY-MM-DD]` runs one digest now."""
+"""`python -m scheduler` runs the daemon; `run-once [--date D | --at INSTANT]` writes now."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from app.core.clock import utcnow
 from app.core.db import make_engine, make_session_factory
 from app.core.logging import configure_logging
 from scheduler.daemon import serve
-from scheduler.digest import DigestResult, run_digest
+from scheduler.digest import DigestResult, DueResult, run_digest, run_due_digests
+from scheduler.due import Window
 from scheduler.health import is_alive
-from scheduler.jobs import digest_options
+from scheduler.jobs import digest_day, digest_options
 from scheduler.settings import SchedulerSettings
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scheduler", description=__doc__)
     commands = parser.add_subparsers(dest="command")
-    once = commands.add_parser("run-once", help="write the digests of one day and exit")
-    once.add_argument(
+    once = commands.add_parser("run-once", help="write digests now and exit")
+    when = once.add_mutually_exclusive_group()
+    when.add_argument(
         "--date",
         type=date.fromisoformat,
-        help="the day to report on (default: yesterday in DIGEST_TIMEZONE)",
+        help="day D for every user who wants a digest, whatever their zone "
+        "(default: yesterday in DIGEST_TIMEZONE)",
+    )
+    when.add_argument(
+        "--at",
+        type=_instant,
+        metavar="INSTANT",
+        help="what the daemon writes at this ISO 8601 instant, e.g. 2026-12-01T15:00:00Z: the "
+        "users whose local midnight passed in the DIGEST_GRACE_SECONDS before it",
     )
     commands.add_parser("healthcheck", help="exit 0 while the daemon's heartbeat is fresh")
     return parser.parse_args(argv)
 
 
+def _instant(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        msg = f"{value!r} has no UTC offset: write e.g. 2026-12-01T15:00:00Z"
+        raise argparse.ArgumentTypeError(msg)
+    return moment.astimezone(UTC)
+
+
 async def run_once(settings: SchedulerSettings, day: date | None) -> DigestResult:
-    """One digest run for `day`, outside the cron schedule (operators, tests, demos)."""
-    day = day or utcnow().astimezone(settings.zone).date() - timedelta(days=1)
+    """One digest run for `day`, outside the schedule (operators, tests, demos)."""
+    day = day or digest_day(utcnow(), settings.zone)
     engine = make_engine(settings.sqlalchemy_url, pool_size=1, max_overflow=0)
     try:
         return await run_digest(
             session_factory=make_session_factory(engine),
             day=day,
+            options=digest_options(settings),
+        )
+    finally:
+        await engine.dispose()
+
+
+async def run_once_at(settings: SchedulerSettings, at: datetime) -> DueResult:
+    """The tick the daemon would run at `at`, looking back the grace period."""
+    window = Window.before(at, timedelta(seconds=settings.digest_grace_seconds))
+    engine = make_engine(settings.sqlalchemy_url, pool_size=1, max_overflow=0)
+    try:
+        return await run_due_digests(
+            session_factory=make_session_factory(engine),
+            window=window,
             options=digest_options(settings),
         )
     finally:
@@ -57,6 +89,13 @@ def main(argv: list[str] | None = None) -> int:
             else 1
         )
     configure_logging(settings, service="scheduler")
+    if args.command == "run-once" and args.at is not None:
+        due = asyncio.run(run_once_at(settings, args.at))
+        print(
+            f"at={due.window.until.isoformat()} since={due.window.since.isoformat()} "
+            f"zones={due.zones} users={due.users} enqueued={due.enqueued} existing={due.existing}"
+        )
+        return 0
     if args.command == "run-once":
         result = asyncio.run(run_once(settings, args.date))
         print(f"day={result.day.isoformat()} enqueued={result.enqueued} existing={result.existing}")

@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.core.clock import utcnow
 from app.core.db import make_engine, make_session_factory
+from app.core.preferences import tz_database
 from scheduler.health import remove_heartbeat
 from scheduler.jobs import DIGEST_JOB_ID, DigestJob, build_scheduler, next_digest_at
 from scheduler.settings import SchedulerSettings
@@ -23,7 +24,7 @@ _DIGEST_DONE = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
 
 
 async def serve(settings: SchedulerSettings) -> None:
-    """Run the digest on its cron schedule until SIGTERM or SIGINT."""
+    """Run the digest tick on its schedule until SIGTERM or SIGINT."""
     # APScheduler logs every run of every job at INFO, the heartbeat's too; the digest job logs
     # its own start and result with the day bound, so keep only the executor's warnings.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
@@ -40,6 +41,7 @@ async def serve(settings: SchedulerSettings) -> None:
         "scheduler started",
         cron=settings.digest_cron,
         timezone=settings.digest_timezone,
+        tz_database=tz_database(),
         next_digest_at=_iso(next_digest_at(scheduler)),
     )
     try:

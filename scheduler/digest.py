@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import CursorResult, text
+from sqlalchemy import CursorResult, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import utcnow
 from app.core.events import DailyDigestRequested, DigestStats
 from app.core.outbox import DEFAULT_TOPIC, outbox_row
+from scheduler.due import Window, due_zones
 
 log = structlog.get_logger(__name__)
 
@@ -32,9 +33,11 @@ log = structlog.get_logger(__name__)
 # array just to slice it; the counts are computed separately and stay exact.
 _PAGE_SQL = """
 WITH page AS (
-    SELECT u.id, u.email FROM users AS u {after} ORDER BY u.id LIMIT :page_size
+    SELECT u.id, u.email, u.timezone FROM users AS u
+    WHERE u.digest_enabled {where} ORDER BY {order} LIMIT :page_size
 )
-SELECT p.id AS user_id, p.email, c.total, c.done, coalesce(o.titles, '{{}}') AS undone_titles
+SELECT p.id AS user_id, p.email, p.timezone, c.total, c.done,
+       coalesce(o.titles, '{{}}') AS undone_titles
 FROM page AS p
 CROSS JOIN LATERAL (
     SELECT count(*) AS total, count(*) FILTER (WHERE t.done) AS done
@@ -49,7 +52,7 @@ CROSS JOIN LATERAL (
         LIMIT :max_titles
     ) AS oldest
 ) AS o
-ORDER BY p.id
+ORDER BY {order}
 """
 #: The outbox columns a digest fills, in `app.core.outbox.outbox_row`'s shape (a test keeps them
 #: equal).
@@ -71,10 +74,23 @@ ON CONFLICT DO NOTHING
 """
 ).execution_options(preserve_rowcount=True)  # SQLAlchemy keeps an INSERT's rowcount only if asked
 
-# Two fixed statements rather than `:after IS NULL OR id > :after`, which a generic (prepared)
-# plan could not turn into an index range scan.
-_FIRST_PAGE = text(_PAGE_SQL.format(after=""))
-_NEXT_PAGE = text(_PAGE_SQL.format(after="WHERE u.id > :after"))
+# Two fixed statements per kind of run rather than `:after IS NULL OR id > :after`, which a
+# generic (prepared) plan could not turn into an index range scan.
+# `run-once --date`: every user who wants a digest, in id order (the primary key).
+_FIRST_PAGE = text(_PAGE_SQL.format(where="", order="id"))
+_NEXT_PAGE = text(_PAGE_SQL.format(where="AND u.id > :after", order="id"))
+# A tick: the users of the few due zones, in (timezone, id) order, which is exactly the partial
+# index ix_users_timezone_id (WHERE digest_enabled): an `= ANY` on its leading column is one
+# ordered index scan that skips every zone not in the array, so a tick costs in proportion to the
+# users due, not to all users, and one whose zones have nobody costs an index probe per zone.
+_DUE_WHERE = "AND u.timezone = ANY(CAST(:zones AS text[]))"
+_FIRST_DUE_PAGE = text(_PAGE_SQL.format(where=_DUE_WHERE, order="timezone, id"))
+_NEXT_DUE_PAGE = text(
+    _PAGE_SQL.format(
+        where=f"{_DUE_WHERE} AND (u.timezone, u.id) > (:after_zone, :after)",
+        order="timezone, id",
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,43 +156,115 @@ async def _insert_new(
     return cast("CursorResult[Any]", result).rowcount
 
 
+@dataclass(frozen=True, slots=True)
+class EveryUser:
+    """`run-once --date`: day D for every user who wants a digest, whatever their zone."""
+
+    day: date
+
+    def first_page(self) -> tuple[TextClause, dict[str, object]]:
+        return _FIRST_PAGE, {}
+
+    def next_page(self, last: Any) -> tuple[TextClause, dict[str, object]]:
+        return _NEXT_PAGE, {"after": last.user_id}
+
+    def days_of(self, row: Any) -> Sequence[date]:
+        return (self.day,)
+
+
+@dataclass(frozen=True, slots=True)
+class DueZones:
+    """A tick: the users of each due zone, for the local day(s) that just ended there."""
+
+    days: Mapping[str, Sequence[date]]
+
+    def _zones(self) -> dict[str, object]:
+        return {"zones": sorted(self.days)}
+
+    def first_page(self) -> tuple[TextClause, dict[str, object]]:
+        return _FIRST_DUE_PAGE, self._zones()
+
+    def next_page(self, last: Any) -> tuple[TextClause, dict[str, object]]:
+        return _NEXT_DUE_PAGE, {**self._zones(), "after_zone": last.timezone, "after": last.user_id}
+
+    def days_of(self, row: Any) -> Sequence[date]:
+        # A user whose zone changed between the page query and now is still in the row's zone.
+        return self.days.get(row.timezone, ())
+
+
+Selection = EveryUser | DueZones
+
+
 async def digest_pages(
     *,
     session_factory: async_sessionmaker[AsyncSession],
-    day: date,
+    day: date | None = None,
     options: DigestOptions,
     occurred_at: datetime | None = None,
+    selection: Selection | None = None,
 ) -> AsyncIterator[PageResult]:
-    """Write the day's digests page by page, yielding after each page has committed."""
+    """Write the digests of `selection` (default: `day` for everyone) page by page.
+
+    Yields after each page has committed.
+    """
+    if selection is None:
+        if day is None:
+            msg = "digest_pages needs a day or a selection"
+            raise ValueError(msg)
+        selection = EveryUser(day)
+    if isinstance(selection, DueZones) and not selection.days:
+        return  # nobody's midnight: not even a query
     occurred_at = occurred_at or utcnow()
-    after: uuid.UUID | None = None
+    statement, extra = selection.first_page()
     while True:
         params: dict[str, object] = {
             "page_size": options.page_size,
             "max_titles": options.max_titles,
+            **extra,
         }
         async with session_factory() as session, session.begin():
-            if after is None:
-                rows = (await session.execute(_FIRST_PAGE, params)).all()
-            else:
-                rows = (await session.execute(_NEXT_PAGE, {**params, "after": after})).all()
+            rows = (await session.execute(statement, params)).all()
             if not rows:
                 return
             events = [
-                build_digest(row, day=day, occurred_at=occurred_at, max_titles=options.max_titles)
+                build_digest(row, day=due, occurred_at=occurred_at, max_titles=options.max_titles)
                 for row in rows
                 if options.include_empty or row.total > 0
+                for due in selection.days_of(row)
             ]
             enqueued = await _insert_new(session, events, options.topic)
-        after = rows[-1].user_id
+        last = rows[-1]
         yield PageResult(
             users=len(rows),
             enqueued=enqueued,
             existing=len(events) - enqueued,
-            last_user_id=after,
+            last_user_id=last.user_id,
         )
         if len(rows) < options.page_size:
             return
+        statement, extra = selection.next_page(last)
+
+
+async def _run(
+    *,
+    session_factory: async_sessionmaker[AsyncSession],
+    selection: Selection,
+    options: DigestOptions,
+    occurred_at: datetime | None,
+) -> tuple[int, int, int]:
+    users = enqueued = existing = 0
+    pages = digest_pages(
+        session_factory=session_factory,
+        selection=selection,
+        options=options,
+        occurred_at=occurred_at,
+    )
+    async for page in pages:
+        users += page.users
+        enqueued += page.enqueued
+        existing += page.existing
+        log.debug("digest page committed", users=page.users)
+    return users, enqueued, existing
 
 
 async def run_digest(
@@ -186,20 +274,64 @@ async def run_digest(
     options: DigestOptions,
     occurred_at: datetime | None = None,
 ) -> DigestResult:
-    """Write the day's digest requests for every user; safe to run again or concurrently."""
-    users = enqueued = existing = 0
-    pages = digest_pages(
-        session_factory=session_factory, day=day, options=options, occurred_at=occurred_at
+    """Write day `day`'s digest for every user who wants one; safe to run again or concurrently."""
+    users, enqueued, existing = await _run(
+        session_factory=session_factory,
+        selection=EveryUser(day),
+        options=options,
+        occurred_at=occurred_at,
     )
-    async for page in pages:
-        users += page.users
-        enqueued += page.enqueued
-        existing += page.existing
-        log.debug("digest page committed", day=day.isoformat(), users=page.users)
     result = DigestResult(day=day, users=users, enqueued=enqueued, existing=existing)
     log.info(
         "digest run finished",
         day=day.isoformat(),
+        users=users,
+        enqueued=enqueued,
+        existing=existing,
+        skipped=result.skipped,
+    )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class DueResult:
+    """What a tick did: the zones whose day ended in its window, and the digests written."""
+
+    window: Window
+    zones: int
+    users: int
+    enqueued: int
+    existing: int
+
+    @property
+    def skipped(self) -> int:
+        """Users without any task, when empty digests are switched off."""
+        return self.users - self.enqueued - self.existing
+
+
+async def run_due_digests(
+    *,
+    session_factory: async_sessionmaker[AsyncSession],
+    window: Window,
+    options: DigestOptions,
+    occurred_at: datetime | None = None,
+) -> DueResult:
+    """Write the digests of every user whose local day ended within `window`; idempotent."""
+    due = due_zones(window)
+    users, enqueued, existing = await _run(
+        session_factory=session_factory,
+        selection=DueZones(due),
+        options=options,
+        occurred_at=occurred_at or window.until,
+    )
+    result = DueResult(
+        window=window, zones=len(due), users=users, enqueued=enqueued, existing=existing
+    )
+    log.info(
+        "digest tick finished",
+        since=window.since.isoformat(),
+        until=window.until.isoformat(),
+        zones=len(due),
         users=users,
         enqueued=enqueued,
         existing=existing,

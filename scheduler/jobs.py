@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import (
@@ -21,7 +20,8 @@ from tenacity import (
 )
 
 from app.core.clock import utcnow
-from scheduler.digest import DigestOptions, DigestResult, run_digest
+from scheduler.digest import DigestOptions, DueResult, run_due_digests
+from scheduler.due import Window
 from scheduler.health import write_heartbeat
 from scheduler.settings import SchedulerSettings
 
@@ -36,28 +36,17 @@ def digest_day(fire_time: datetime, zone: ZoneInfo) -> date:
     return fire_time.astimezone(zone).date() - timedelta(days=1)
 
 
-def latest_fire_time(trigger: CronTrigger, *, now: datetime, within: timedelta) -> datetime | None:
-    """The last time `trigger` fired in the window (now - within, now], if it did."""
-    latest = None
-    fire = trigger.get_next_fire_time(None, now - within)
-    while fire is not None and fire <= now:
-        latest = fire
-        fire = trigger.get_next_fire_time(fire, fire)
-    return latest
+def tick_window(*, now: datetime, last_until: datetime | None, grace: timedelta) -> Window:
+    """What a tick covers: everything since the last tick that succeeded, at most `grace` back.
 
-
-def catch_up_day(
-    trigger: CronTrigger, *, zone: ZoneInfo, now: datetime, grace: timedelta
-) -> date | None:
-    """The day to catch up on start: the latest scheduled run's day, if it fell within `grace`.
-
-    No state is kept about which runs happened: a catch-up for a run that did happen inserts
-    nothing (its event ids already exist), so re-running the most recent day is always safe and
-    costs one read pass. Older days are deliberately left alone: a digest days late is news to
-    nobody, and an operator can still run `python -m scheduler run-once --date ...`.
+    On start there is no last tick, so the first one looks back the whole grace period: the
+    midnights the process was down for are caught up, and those it had already handled cost a
+    read of their users and no insert (their digest ids exist). Older days are left alone: a
+    digest days late is news to nobody, and `run-once --date` is there for an operator.
     """
-    fire = latest_fire_time(trigger, now=now, within=grace)
-    return None if fire is None else digest_day(fire, zone)
+    oldest = now - grace
+    since = oldest if last_until is None else max(last_until, oldest)
+    return Window(since=min(since, now), until=now)
 
 
 def digest_options(settings: SchedulerSettings) -> DigestOptions:
@@ -90,7 +79,7 @@ def retrying(*, give_up_after: timedelta, max_wait_seconds: float = 60) -> Async
 
 
 class DigestJob:
-    """The scheduled run: works out the day that just ended and writes its digests."""
+    """The scheduled tick: writes the digests of the users whose local day ended since the last."""
 
     def __init__(
         self,
@@ -100,33 +89,32 @@ class DigestJob:
     ) -> None:
         self._settings = settings
         self._session_factory = session_factory
-        self._trigger = settings.trigger()
+        #: The end of the last window written completely; in memory, so a restart looks back
+        #: the grace period again (which re-reads, but never re-writes, what was done).
+        self.last_until: datetime | None = None
         self.running: set[asyncio.Task[object]] = set()
 
-    async def run(self) -> DigestResult | None:
-        """One scheduled run; None when shutdown interrupted it."""
+    async def run(self) -> DueResult | None:
+        """One tick; None when shutdown interrupted it."""
         task = asyncio.current_task()
         if task is not None:
             self.running.add(task)
         try:
-            now = utcnow()
-            # The run that is executing now is the trigger's latest fire time, even when it
-            # starts late (a misfire within grace, or a catch-up on start).
-            fire = latest_fire_time(self._trigger, now=now, within=timedelta(days=1)) or now
-            day = digest_day(fire, self._settings.zone)
-            # A database outage at midnight must not cost the day its digest: keep retrying
-            # (pages already written are skipped) until the grace period is over.
-            give_up_after = timedelta(seconds=self._settings.digest_grace_seconds)
-            with structlog.contextvars.bound_contextvars(digest_day=day.isoformat()):
-                log.info("digest run starting", scheduled_for=fire.isoformat())
-                async for attempt in retrying(give_up_after=give_up_after):
+            grace = timedelta(seconds=self._settings.digest_grace_seconds)
+            window = tick_window(now=utcnow(), last_until=self.last_until, grace=grace)
+            with structlog.contextvars.bound_contextvars(tick=window.until.isoformat()):
+                log.debug("digest tick starting", since=window.since.isoformat())
+                # A database outage at midnight must not cost the day its digest: keep retrying
+                # (pages already written are skipped) until the grace period is over.
+                async for attempt in retrying(give_up_after=grace):
                     with attempt:
-                        return await run_digest(
+                        result = await run_due_digests(
                             session_factory=self._session_factory,
-                            day=day,
+                            window=window,
                             options=digest_options(self._settings),
-                            occurred_at=now,
                         )
+                        self.last_until = window.until
+                        return result
             raise AssertionError("unreachable: tenacity re-raises the last error")
         except asyncio.CancelledError:
             # Only the daemon's shutdown cancels a run (this task belongs to APScheduler, nothing
@@ -145,26 +133,21 @@ def build_scheduler(
     job: DigestJob,
     now: datetime,
 ) -> AsyncIOScheduler:
-    """An AsyncIO scheduler with the cron digest job (run at once if a catch-up is due)."""
+    """An AsyncIO scheduler with the digest tick; the first tick runs at once (the catch-up)."""
     scheduler = AsyncIOScheduler(timezone=settings.zone)
     trigger = settings.trigger()
-    grace = timedelta(seconds=settings.digest_grace_seconds)
-    missed = catch_up_day(trigger, zone=settings.zone, now=now, grace=grace)
-    if missed is not None:
-        # Logged even when that run did happen: its digests exist and are skipped, cheaply.
-        log.info("running the latest scheduled digest on start", digest_day=missed.isoformat())
     scheduler.add_job(
         job.run,
         trigger,
         id=DIGEST_JOB_ID,
-        name="daily digest",
+        name="digest tick",
         # In-memory job store: misfires happen only when the loop was busy or the clock jumped.
         misfire_grace_time=max(1, settings.digest_grace_seconds),
         coalesce=True,
         max_instances=1,
         # APScheduler computes the first run from the trigger unless we set it; `now` runs the
         # catch-up as the very job, so it can never overlap a cron run (max_instances=1).
-        **({"next_run_time": now} if missed is not None else {}),
+        next_run_time=now,
     )
     scheduler.add_job(
         _beat,

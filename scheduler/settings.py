@@ -17,12 +17,20 @@ class SchedulerSettings(CommonSettings):
 
     digest_timezone: Annotated[
         str,
-        Field(description="IANA zone whose midnight ends a digest day, e.g. Europe/Moscow"),
+        Field(
+            description="IANA zone of users who have none of their own, e.g. Europe/Moscow (the "
+            "migration gives it to the users who existed before zones did; `run-once` without "
+            "--date or --at reports on yesterday in it)"
+        ),
     ] = "UTC"
     digest_cron: Annotated[
         str,
-        Field(description="Five-field crontab, read in DIGEST_TIMEZONE; weekdays as names"),
-    ] = "0 0 * * *"
+        Field(
+            description="When the daemon wakes to write the digests of the users whose local "
+            "midnight has passed since: a five-field crontab read in DIGEST_TIMEZONE, weekdays "
+            "as names. Every 15 minutes catches every zone's midnight within a tick"
+        ),
+    ] = "*/15 * * * *"
     digest_max_titles: Annotated[
         int,
         Field(ge=0, le=500, description="Undone titles per digest (the counts stay exact)"),
@@ -39,7 +47,8 @@ class SchedulerSettings(CommonSettings):
         Field(
             ge=0,
             le=23 * 3600,
-            description="A run missed by at most this much is caught up on start",
+            description="How far back a tick looks: midnights missed by at most this much (the "
+            "daemon was down) are caught up on start; also the window of `run-once --at`",
         ),
     ] = 6 * 3600
     scheduler_heartbeat_file: Annotated[

@@ -8,6 +8,7 @@ of this project carries so that a slim container without system zone files knows
 
 from __future__ import annotations
 
+import importlib.metadata
 import zoneinfo
 from functools import cache
 from pathlib import Path
@@ -27,11 +28,20 @@ def known_timezones() -> frozenset[str]:
 
 
 def tz_database() -> str:
-    """Where the zone data comes from: the first TZPATH folder that has it, or `tzdata`."""
+    """Where the zone data comes from and its release, e.g. `/usr/share/zoneinfo 2025b`."""
     for folder in zoneinfo.TZPATH:
         if (Path(folder) / "UTC").is_file():
-            return folder
-    return "tzdata package"
+            return f"{folder} {_release(Path(folder) / 'tzdata.zi')}"
+    return f"tzdata package {importlib.metadata.version('tzdata')}"
+
+
+def _release(zi: Path) -> str:
+    # tzdata.zi, the compact source every build of the database ships, starts "# version 2025b".
+    try:
+        first = zi.read_text(encoding="utf-8").partition("\n")[0]
+    except OSError:
+        return "(release unknown)"
+    return first.removeprefix("# version ").strip() or "(release unknown)"
 
 
 def check_timezone(value: str) -> str:

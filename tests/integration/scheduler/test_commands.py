@@ -11,13 +11,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.events import DailyDigestRequested
 from tests.integration.scheduler.conftest import ReadDigests
-from tests.integration.scheduler.factories import create_users
+from tests.integration.scheduler.factories import create_users, zone_past_midnight
 
 pytestmark = pytest.mark.integration
 
@@ -96,6 +97,14 @@ async def test_run_once_rejects_a_malformed_date(database_url: str) -> None:
     assert "invalid fromisoformat value" in result.stderr
 
 
+def _far_from(zone: str) -> str:
+    """A zone twelve hours away, whose midnight is nowhere near."""
+    offset = datetime.now(ZoneInfo(zone)).utcoffset() or timedelta(0)
+    hours = int(offset.total_seconds() // 3600)
+    other = hours - 12 if hours >= 0 else hours + 12
+    return "Etc/UTC" if other == 0 else f"Etc/GMT{-other:+d}"
+
+
 async def test_daemon_catches_up_on_start_beats_and_stops_cleanly_on_sigterm(
     db: AsyncEngine,
     session_factory: async_sessionmaker[AsyncSession],
@@ -103,17 +112,17 @@ async def test_daemon_catches_up_on_start_beats_and_stops_cleanly_on_sigterm(
     read_digests: ReadDigests,
     tmp_path: Path,
 ) -> None:
-    users = await create_users(session_factory, 2)
+    zone, local_yesterday = zone_past_midnight(datetime.now(UTC))
+    users = await create_users(session_factory, 2, timezone=zone)
+    elsewhere = await create_users(session_factory, 1, timezone=_far_from(zone))
     beat = tmp_path / "heartbeat"
     env = scheduler_env(
         database_url,
-        # Fires every minute, so the latest scheduled run is always inside the grace period.
-        DIGEST_CRON="* * * * *",
-        DIGEST_GRACE_SECONDS="3600",
+        # The first tick looks back two hours, over the midnight `zone` has just had.
+        DIGEST_GRACE_SECONDS="7200",
         SCHEDULER_HEARTBEAT_FILE=str(beat),
         SCHEDULER_HEARTBEAT_SECONDS="1",
     )
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     daemon = await start(env)
 
     async def caught_up() -> bool:
@@ -132,10 +141,10 @@ async def test_daemon_catches_up_on_start_beats_and_stops_cleanly_on_sigterm(
     assert not beat.exists()
     assert (await run_command(env, "healthcheck")).returncode == 1
     digests = await read_digests()
-    expected_days = {yesterday, datetime.now(UTC).date() - timedelta(days=1)}  # midnight race
-    assert {d.event.event_id for d in digests} <= {
-        DailyDigestRequested.id_for(user.id, day) for user in users for day in expected_days
+    assert {d.event.event_id for d in digests} == {
+        DailyDigestRequested.id_for(user.id, local_yesterday) for user in users
     }
+    assert elsewhere[0].id not in {d.event.user_id for d in digests}
 
 
 async def test_sigterm_during_a_run_exits_cleanly_and_the_next_run_completes_it(
@@ -145,11 +154,11 @@ async def test_sigterm_during_a_run_exits_cleanly_and_the_next_run_completes_it(
     read_digests: ReadDigests,
     tmp_path: Path,
 ) -> None:
-    await create_users(session_factory, 300)
+    zone, local_yesterday = zone_past_midnight(datetime.now(UTC))
+    await create_users(session_factory, 300, timezone=zone)
     env = scheduler_env(
         database_url,
-        DIGEST_CRON="* * * * *",
-        DIGEST_GRACE_SECONDS="3600",
+        DIGEST_GRACE_SECONDS="7200",
         DIGEST_PAGE_SIZE="1",  # 300 transactions: slow enough to be stopped in the middle
         SCHEDULER_STOP_SECONDS="0.1",
         SCHEDULER_HEARTBEAT_FILE=str(tmp_path / "heartbeat"),
@@ -165,7 +174,7 @@ async def test_sigterm_during_a_run_exits_cleanly_and_the_next_run_completes_it(
         daemon.send_signal(signal.SIGTERM)
         stopped = await finish(daemon)
     written = len(await read_digests())
-    day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    day = local_yesterday.isoformat()
     rerun = await run_command(env, "run-once", "--date", day)
 
     assert stopped.returncode == 0, stopped.stderr

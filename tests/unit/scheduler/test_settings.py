@@ -19,7 +19,7 @@ def test_defaults_follow_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
 
     config = SchedulerSettings()
 
-    assert (config.digest_timezone, config.digest_cron) == ("UTC", "0 0 * * *")
+    assert (config.digest_timezone, config.digest_cron) == ("UTC", "*/15 * * * *")
     assert (config.digest_max_titles, config.digest_include_empty) == (50, True)
 
 

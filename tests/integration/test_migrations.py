@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from app.core.models import Base
 from tests.migrations import downgrade, empty_database, upgrade
@@ -56,3 +57,47 @@ def test_tasks_have_both_indexes(database_url: str) -> None:
     finally:
         engine.dispose()
     assert {("user_id",), ("user_id", "done")} <= indexes
+
+
+def test_users_who_existed_before_preferences_keep_a_utc_digest(scratch_url: str) -> None:
+    upgrade(scratch_url, "0004")
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO users (id, email, password_hash) VALUES (:id, 'old@x.io', 'h')"),
+                {"id": uuid.uuid4()},
+            )
+        upgrade(scratch_url)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT timezone, digest_enabled FROM users")).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == ("UTC", True)
+
+
+def test_the_zone_of_an_existing_deployment_carries_over_to_its_users(
+    scratch_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upgrade(scratch_url, "0004")
+    engine = create_engine(scratch_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO users (id, email, password_hash) VALUES (:id, 'old@x.io', 'h')"),
+                {"id": uuid.uuid4()},
+            )
+        monkeypatch.setenv("DIGEST_TIMEZONE", "Europe/Moscow")
+        upgrade(scratch_url)
+        with engine.connect() as conn:
+            zone = conn.scalar(text("SELECT timezone FROM users"))
+            default = conn.scalar(
+                text(
+                    "SELECT column_default FROM information_schema.columns "
+                    "WHERE table_name = 'users' AND column_name = 'timezone'"
+                )
+            )
+    finally:
+        engine.dispose()
+    assert zone == "Europe/Moscow"
+    assert default == "'UTC'::text"

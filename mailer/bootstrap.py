@@ -51,6 +51,7 @@ def build_handler(
             mail_from=settings.mail_from,
             timezone=ZoneInfo(settings.digest_timezone),
             message_id_domain=settings.mail_message_id_domain,
+            unsubscribe_url=settings.unsubscribe_url,
         ),
         record_wait=database_wait,
         on_record_retry=metrics.retries.labels("database").inc,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
@@ -37,11 +38,23 @@ def subject_for(event: DailyDigestRequested, *, timezone: ZoneInfo) -> str:
     return f"Your TODO digest for {day}: {stats.undone} to do, {stats.done} done"
 
 
+def list_id_for(domain: str) -> str:
+    """RFC 2919 List-Id: one list, the digest, under the sender's domain."""
+    return f"Eventful TODO daily digest <daily-digest.{domain}>"
+
+
 def render_digest(
-    event: DailyDigestRequested, *, mail_from: str, timezone: ZoneInfo, message_id_domain: str
+    event: DailyDigestRequested,
+    *,
+    mail_from: str,
+    timezone: ZoneInfo,
+    message_id_domain: str,
+    unsubscribe_url: Callable[[uuid.UUID], str],
 ) -> MIMEMultipart:
     """The complete email for one digest event: multipart/alternative, text first."""
+    unsubscribe = unsubscribe_url(event.user_id)
     context = {
+        "unsubscribe_url": unsubscribe,
         "day": event.occurred_at.astimezone(timezone).strftime("%A %d %B %Y"),
         "stats": event.stats,
         "titles": event.undone_titles,
@@ -58,6 +71,11 @@ def render_digest(
     message["Message-ID"] = message_id_for(event, domain=message_id_domain)
     message["Auto-Submitted"] = "auto-generated"
     message["X-Event-Id"] = str(event.event_id)
+    # RFC 8058 one-click: the mailbox provider POSTs "List-Unsubscribe=One-Click" to the URL, so
+    # the link itself must not need a login or a second click (a GET only shows a confirm page).
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["List-Id"] = list_id_for(message_id_domain)
     text = _templates.get_template("digest.txt.j2").render(context)
     html = _templates.get_template("digest.html.j2").render(context)
     message.attach(MIMEText(text, "plain", "utf-8"))

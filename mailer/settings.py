@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from app.core.settings import CommonSettings
+from app.core.unsubscribe import UnsubscribeSettings
 
 
 class SmtpSecurity(StrEnum):
@@ -16,7 +16,7 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"  # implicit TLS, port 465
 
 
-class MailerSettings(CommonSettings):
+class MailerSettings(UnsubscribeSettings):
     """`python -m mailer`: Kafka consumer group -> SMTP, deduplicated in PostgreSQL."""
 
     kafka_dlq_topic: Annotated[

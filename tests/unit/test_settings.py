@@ -39,12 +39,14 @@ def test_the_once_published_development_secret_is_refused_everywhere(
 def test_production_refuses_to_run_without_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JWT_SECRET", raising=False)
     monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("UNSUBSCRIBE_SECRET", "u" * 48)
     with pytest.raises(ValidationError, match="JWT_SECRET"):
         ApiSettings()
 
 
 def test_production_refuses_a_short_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("UNSUBSCRIBE_SECRET", "u" * 48)
     monkeypatch.setenv("JWT_SECRET", "too-short")
     with pytest.raises(ValidationError, match="at least 32"):
         ApiSettings()
@@ -53,6 +55,7 @@ def test_production_refuses_a_short_secret(monkeypatch: pytest.MonkeyPatch) -> N
 def test_production_accepts_a_long_random_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("JWT_SECRET", "x" * 48)
+    monkeypatch.setenv("UNSUBSCRIBE_SECRET", "u" * 48)
     settings = ApiSettings()
     assert settings.app_env is AppEnv.PRODUCTION
     assert settings.is_production

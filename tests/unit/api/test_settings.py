@@ -13,11 +13,11 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize("secret", [DEV_JWT_SECRET, "too-short-for-production"])
 def test_production_refuses_the_development_or_a_short_secret(secret: str) -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET"):
-        ApiSettings(app_env="production", jwt_secret=secret)
+        ApiSettings(app_env="production", jwt_secret=secret, unsubscribe_secret="u" * 48)
 
 
 def test_production_accepts_a_long_random_secret() -> None:
-    settings = ApiSettings(app_env="production", jwt_secret="r" * 48)
+    settings = ApiSettings(app_env="production", jwt_secret="r" * 48, unsubscribe_secret="u" * 48)
 
     assert settings.is_production
 

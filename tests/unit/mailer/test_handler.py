@@ -20,9 +20,17 @@ from tests.unit.mailer.fakes import FakeDedupeStore, FakeTransport
 pytestmark = pytest.mark.unit
 
 
+def fake_link(user_id: object) -> str:
+    return f"https://todo.example/api/unsubscribe/{user_id}"
+
+
 def make_handler(store: FakeDedupeStore, transport: FakeTransport) -> DigestHandler:
     render = partial(
-        render_digest, mail_from="a@b.c", timezone=ZoneInfo("UTC"), message_id_domain="t"
+        render_digest,
+        mail_from="a@b.c",
+        timezone=ZoneInfo("UTC"),
+        message_id_domain="t",
+        unsubscribe_url=fake_link,
     )
     return DigestHandler(store=store, transport=transport, render=render, record_wait=wait_none())
 

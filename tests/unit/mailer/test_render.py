@@ -14,6 +14,11 @@ from tests.unit.mailer.factories import digest
 
 pytestmark = pytest.mark.unit
 
+
+def fake_link(user_id: object) -> str:
+    return f"https://todo.example/api/unsubscribe/{user_id}"
+
+
 UTC = ZoneInfo("UTC")
 
 
@@ -27,7 +32,13 @@ def as_received(message: Message) -> EmailMessage:
 def render(*, titles: list[str], undone: int | None = None, done: int = 1) -> tuple[str, str, str]:
     event = digest(titles=titles, undone=undone, done=done)
     email = as_received(
-        render_digest(event, mail_from="a@b.c", timezone=UTC, message_id_domain="todo")
+        render_digest(
+            event,
+            mail_from="a@b.c",
+            timezone=UTC,
+            message_id_domain="todo",
+            unsubscribe_url=fake_link,
+        )
     )
     text, html = email.get_body(("plain",)), email.get_body(("html",))
     assert text is not None
@@ -43,7 +54,11 @@ def test_the_subject_names_the_day_and_the_counts() -> None:
 def test_the_day_is_shown_in_the_configured_time_zone() -> None:
     event = digest()
     email = render_digest(
-        event, mail_from="a@b.c", timezone=ZoneInfo("America/New_York"), message_id_domain="x"
+        event,
+        mail_from="a@b.c",
+        timezone=ZoneInfo("America/New_York"),
+        message_id_domain="x",
+        unsubscribe_url=fake_link,
     )
     assert "Wed 25 Nov 2026" in str(email["Subject"])
 
@@ -80,7 +95,11 @@ def test_a_user_without_tasks_gets_a_friendly_subject() -> None:
 
 def test_a_non_ascii_sender_name_is_encoded_for_the_header() -> None:
     message = render_digest(
-        digest(), mail_from="Événements <a@b.c>", timezone=UTC, message_id_domain="t"
+        digest(),
+        mail_from="Événements <a@b.c>",
+        timezone=UTC,
+        message_id_domain="t",
+        unsubscribe_url=fake_link,
     )
     assert message["From"].startswith("=?utf-8?")
     assert as_received(message)["From"] == "Événements <a@b.c>"
@@ -88,7 +107,11 @@ def test_a_non_ascii_sender_name_is_encoded_for_the_header() -> None:
 
 def test_the_message_id_is_derived_from_the_event_id() -> None:
     event = digest()
-    first = render_digest(event, mail_from="a@b.c", timezone=UTC, message_id_domain="todo")
-    again = render_digest(event, mail_from="a@b.c", timezone=UTC, message_id_domain="todo")
+    first = render_digest(
+        event, mail_from="a@b.c", timezone=UTC, message_id_domain="todo", unsubscribe_url=fake_link
+    )
+    again = render_digest(
+        event, mail_from="a@b.c", timezone=UTC, message_id_domain="todo", unsubscribe_url=fake_link
+    )
     assert first["Message-ID"] == again["Message-ID"] == f"<{event.event_id}@todo>"
     assert first["To"] == "ada@example.com"

@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     TypeAdapter,
     ValidationInfo,
     field_validator,
@@ -79,7 +80,9 @@ class UserPreferencesChanged(Event):
 
     type: Literal["user.preferences_changed"] = "user.preferences_changed"
     timezone: Annotated[str, Field(description="IANA zone whose midnight ends the user's day")]
-    digest_enabled: Annotated[bool, Field(description="Whether the user gets the daily digest")]
+    digest_enabled: Annotated[
+        StrictBool, Field(description="Whether the user gets the daily digest")
+    ]
     cause: Annotated[
         Literal["settings", "unsubscribe", "bounce", "blocked", "spam"],
         Field(

@@ -124,6 +124,11 @@ async def test_openapi_documents_every_endpoint_and_the_bearer_scheme(
         ("/tasks/{task_id}", "delete"),
         ("/healthz", "get"),
         ("/readyz", "get"),
+        ("/me", "get"),
+        ("/me", "patch"),
+        ("/unsubscribe/{token}", "get"),
+        ("/unsubscribe/{token}", "post"),
+        ("/webhooks/mailjet", "post"),
     }
     scheme = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]
     assert scheme["flows"]["password"]["tokenUrl"] == "auth/login"

@@ -74,7 +74,11 @@ async def confirm_page(token: str, state: StateDep) -> HTMLResponse:
 @router.post(
     "/{token}",
     response_class=HTMLResponse,
-    responses={404: {"description": "Invalid link"}, 422: {"description": "Not a one-click"}},
+    responses={
+        404: {"description": "Invalid link"},
+        415: {"description": "Not a form body"},
+        422: {"description": "Not a one-click"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -8,13 +8,16 @@ import { Api } from './api.js';
 import { Controller } from './controller.js';
 import { filterFromHash } from './router.js';
 import { Session } from './session.js';
+import { SettingsPanel, sendBrowserZoneOnRegister } from './settings-view.js';
 import { Store } from './store.js';
 import { View } from './view.js';
 
 const session = new Session(window.localStorage);
 const api = new Api({ baseUrl: '/api', getToken: () => session.token });
+sendBrowserZoneOnRegister(api);
 const controller = new Controller({ api, session, store: new Store(), view: new View() });
 window.addEventListener('hashchange', () =>
   controller.showFilter(filterFromHash(window.location.hash)),
 );
 controller.start(filterFromHash(window.location.hash));
+new SettingsPanel({ api }).mount();

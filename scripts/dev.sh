@@ -89,6 +89,8 @@ export MAILER_HEALTH_HOST=127.0.0.1 MAILER_HEALTH_PORT=$DEV_MAILER_HEALTH_PORT
 export SMTP_HOST=127.0.0.1 SMTP_PORT=$DEV_SMTP_PORT SMTP_SECURITY=none
 export DEV_SMTP_PORT DEV_MAILDIR=$DEV_DIR/mail
 export API_UPSTREAM=127.0.0.1:$DEV_API_PORT LISTEN_PORT=127.0.0.1:$DEV_WEB_PORT
+# The digest's unsubscribe links point at the web client nginx serves here.
+export APP_PUBLIC_URL=${APP_PUBLIC_URL:-http://127.0.0.1:$DEV_WEB_PORT}
 export WEB_ROOT=$PWD/web NGINX_DIR=$DEV_DIR/nginx
 
 banner() {

@@ -69,11 +69,14 @@ def cause_of(event: dict[str, Any]) -> Cause | None:
 
 def _address(event: dict[str, Any]) -> str | None:
     email = event.get("email")
-    if not isinstance(email, str) or not 3 <= len(email) <= EMAIL_MAX_LENGTH or "@" not in email:
+    if not isinstance(email, str):
+        return None
+    email = email.strip().lower()
+    if not 3 <= len(email) <= EMAIL_MAX_LENGTH or "@" not in email:
         return None
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in email):
         return None
-    return email.strip().lower()
+    return email
 
 
 def actionable(document: object) -> tuple[list[tuple[str, Cause]], int]:

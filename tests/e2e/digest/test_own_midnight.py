@@ -52,6 +52,7 @@ MIDNIGHT = {
     ANGELES: "2026-12-02T08:00:00Z",
 }
 NEXT_ANGELES_MIDNIGHT = "2026-12-03T08:00:00Z"
+MAILJET_USER, MAILJET_PASSWORD = "mailjet", "e2e-mailjet-callback-password"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ def stack(
             APP_PUBLIC_URL=web_url,
             # Each `run-once --at` covers just its own tick, as the running daemon would.
             DIGEST_GRACE_SECONDS="900",
+            MAILJET_WEBHOOK_USERNAME=MAILJET_USER,
+            MAILJET_WEBHOOK_PASSWORD=MAILJET_PASSWORD,
         )
         deployed = Deployment(system, env, database_url, kafka_servers, smtp)
         api = deployed.add_api()
@@ -233,3 +236,38 @@ def test_a_tampered_link_through_nginx_is_a_404(stack: Stack) -> None:
 
         assert tampered.status_code == 404
         assert client.get("/api/me", headers=user.headers).json()["digest_enabled"] is True
+
+
+def test_a_hard_bounce_reported_by_mailjet_through_nginx_ends_the_digest(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.web_url, timeout=30) as client:
+        user = sign_up(client, "Asia/Kathmandu")  # midnight at 18:15 UTC
+        assert counts(run_at(stack, "2026-12-01T18:15:00Z"))["enqueued"] == "1"
+        wait_until(lambda: len(mail_to(stack, user)) == 1, timeout=MAIL_WAIT_SECONDS)
+        bounce = {
+            "event": "bounce",
+            "time": 1764612900,
+            "MessageID": 19421777835146490,
+            "Message_GUID": str(uuid.uuid4()),
+            "email": user.email,
+            "mj_campaign_id": 0,
+            "mj_contact_id": 0,
+            "customcampaign": "",
+            "CustomID": "",
+            "Payload": "",
+            "blocked": False,
+            "hard_bounce": True,
+            "error_related_to": "recipient",
+            "error": "user unknown",
+        }
+
+        refused = client.post("/api/webhooks/mailjet", json=[bounce], auth=("mailjet", "wrong"))
+        accepted = client.post(
+            "/api/webhooks/mailjet", json=[bounce], auth=(MAILJET_USER, MAILJET_PASSWORD)
+        )
+
+        assert refused.status_code == 401
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json() == {"disabled": 1, "ignored": 0}
+        assert client.get("/api/me", headers=user.headers).json()["digest_enabled"] is False
+    assert counts(run_at(stack, "2026-12-02T18:15:00Z"))["users"] == "0"
+    assert digest_rows(stack, user) == 1

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The digest settings: the zone whose midnight brings the daily digest, and the digest on or off.
  *

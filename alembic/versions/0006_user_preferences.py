@@ -1,7 +1,7 @@
 """Digest preferences on users: the zone whose midnight ends their day, and digest on/off.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01
 
 Existing users keep the digest they had: on, at midnight of the zone the scheduler used for
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

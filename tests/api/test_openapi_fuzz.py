@@ -63,6 +63,7 @@ def server(api_role_url: str) -> Iterator[str]:  # noqa: F811
         "API_PORT": str(port),
         "API_WORKERS": "1",
         "JWT_SECRET": JWT_SECRET,
+        "UNSUBSCRIBE_SECRET": "fuzz-unsubscribe-secret-" + "u" * 32,
         "ARGON2_MEMORY_KIB": "8192",
         "ARGON2_TIME_COST": "1",
         "LOG_LEVEL": "WARNING",

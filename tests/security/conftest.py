@@ -76,6 +76,7 @@ def production(api_role_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         API_ROOT_PATH="/api",
         API_FORWARDED_ALLOW_IPS="127.0.0.1",
         JWT_SECRET=JWT_SECRET,
+        UNSUBSCRIBE_SECRET="security-unsubscribe-secret-" + "u" * 32,
         ARGON2_MEMORY_KIB="8192",
         ARGON2_TIME_COST="1",
         LOGIN_MAX_FAILURES_PER_CLIENT=str(LOGIN_MAX_FAILURES_PER_CLIENT),

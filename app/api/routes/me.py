@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
 from fastapi import APIRouter
-from pydantic import StrictBool, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from app.api.deps import TokenUserId, UowDep
 from app.api.errors import problem_responses, unauthorized
 from app.api.schemas import RequestModel, UserOut
+from app.api.schemas import _not_null as not_null
 from app.core.models import User
 from app.core.preferences import Timezone
 from app.preferences import get_user, update_preferences
@@ -25,8 +26,8 @@ class MeOut(UserOut):
 class MePatch(RequestModel):
     """Omitted fields stay as they are; `null` is refused rather than guessed at."""
 
-    timezone: Timezone | None = None
-    digest_enabled: StrictBool | None = None
+    timezone: Annotated[Timezone | None, Field(json_schema_extra=not_null)] = None
+    digest_enabled: Annotated[StrictBool | None, Field(json_schema_extra=not_null)] = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Self:

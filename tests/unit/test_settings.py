@@ -32,6 +32,7 @@ def test_the_once_published_development_secret_is_refused_everywhere(
 ) -> None:
     monkeypatch.setenv("APP_ENV", env)
     monkeypatch.setenv("JWT_SECRET", DEV_JWT_SECRET)
+    monkeypatch.setenv("UNSUBSCRIBE_SECRET", "u" * 48)
     with pytest.raises(ValidationError, match="published"):
         ApiSettings()
 

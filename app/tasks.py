@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, bindparam, false, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import UnitOfWork
+from app.core.db import ChangeSet, StatementRunner, UnitOfWork
 from app.core.events import (
     Event,
     TaskCompleted,
@@ -20,7 +20,7 @@ from app.core.events import (
     TaskUpdated,
 )
 from app.core.models import Base, Task
-from app.core.outbox import DEFAULT_TOPIC, OUTBOX_TABLE, outbox_row
+from app.core.outbox import DEFAULT_TOPIC, insert_announcements, outbox_row
 
 TASKS_TABLE = Base.metadata.tables["tasks"]
 USERS_TABLE = Base.metadata.tables["users"]
@@ -60,13 +60,7 @@ def _create_task_statement() -> Select[tuple[uuid.UUID]]:
         .returning(TASKS_TABLE.c.id)
         .cte("new_task")
     )
-    columns = ["event_id", "topic", "key", "type", "payload", "occurred_at"]
-    announce = select(*(bindparam(c, type_=OUTBOX_TABLE.c[c].type) for c in columns))
-    announced = (
-        insert(OUTBOX_TABLE)
-        .from_select(columns, announce.select_from(new_task), include_defaults=False)
-        .cte("announced")
-    )
+    announced = insert_announcements(new_task).cte("announced")
     # PostgreSQL runs every data-modifying CTE to completion, referenced or not; SQLAlchemy
     # renders only the CTEs a statement uses, hence `add_cte`.
     return select(new_task.c.id).add_cte(announced)
@@ -95,7 +89,7 @@ def apply_changes(
 
 
 async def create_task(
-    conn: AsyncConnection, *, user_id: uuid.UUID, title: str, topic: str = DEFAULT_TOPIC
+    conn: StatementRunner, *, user_id: uuid.UUID, title: str, topic: str = DEFAULT_TOPIC
 ) -> Task | None:
     """Add a task and announce `task.created`; `None` (nothing written) if the user is gone.
 
@@ -112,7 +106,7 @@ async def create_task(
 
 
 async def update_task(
-    *, uow: UnitOfWork, task: Task, title: str | None = None, done: bool | None = None
+    *, uow: UnitOfWork[ChangeSet], task: Task, title: str | None = None, done: bool | None = None
 ) -> Task:
     """Apply a partial update; a no-op writes nothing and announces nothing."""
     events = apply_changes(task, title=title, done=done, now=datetime.now(UTC))
@@ -123,7 +117,7 @@ async def update_task(
     return task
 
 
-async def delete_task(*, uow: UnitOfWork, task: Task) -> None:
+async def delete_task(*, uow: UnitOfWork[ChangeSet], task: Task) -> None:
     """Delete a task and announce `task.deleted`."""
     await uow.session.delete(task)
     uow.add_event(TaskDeleted(user_id=task.user_id, task_id=task.id))

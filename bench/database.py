@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.migrations import migrated_database
+from tests.support.migrations import migrated_database
 
 
 def required_env(name: str) -> str:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 SCRIPT = Path(__file__).resolve().parent / "lua" / "request.lua"
 MARK = "BENCH_JSON "
@@ -93,6 +94,6 @@ class Wrk:
         )
 
 
-def load(url: str, *, connections: int, seconds: float, **request: str) -> LoadResult:
+def load(url: str, *, connections: int, seconds: float, **request: Any) -> LoadResult:
     """Drive `url` with `connections` concurrent keep-alive connections for `seconds`."""
     return Wrk(url, connections=connections, seconds=seconds, **request).result()

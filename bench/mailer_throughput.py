@@ -27,9 +27,9 @@ from sqlalchemy import make_url, text
 
 from app.core.db import make_engine
 from mailer.dedupe import PostgresDedupeStore
-from tests.integration.mailer.conftest import make_digest
-from tests.integration.mailer.smtp_sink import RecordingHandler, SmtpSink
-from tests.migrations import create_database, drop_database, upgrade
+from tests.support.digests import make_digest
+from tests.support.migrations import create_database, drop_database, upgrade
+from tests.support.smtp import RecordingHandler, SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILED = """
@@ -108,7 +108,14 @@ async def postgres_ceiling(url: str, count: int, concurrency: int) -> Point:
 
 
 async def mailer_run(
-    *, url: str, servers: str, topic: str, sink: SmtpSink, count: int, concurrency: int, pool: int
+    *,
+    url: str,
+    servers: str,
+    topic: str,
+    sink: SmtpSink[CountingHandler],
+    count: int,
+    concurrency: int,
+    pool: int,
 ) -> Point:
     sink.handler.clear()
     engine = make_engine(url, pool_size=1)

@@ -39,10 +39,12 @@ from app.core.models import OutboxEvent
 from app.core.outbox import append_to_outbox, outbox_row
 from bench.database import bench_database
 from bench.stats import percentile
-from relay.forwarder import Forwarder, to_message
+from relay.envelope import to_message
+from relay.forwarder import Forwarder
 from relay.leadership import Leadership
 from relay.publisher import Failure, KafkaPublisher, Message, key_partitioner
 from relay.settings import RelaySettings
+from relay.store import ClaimedRow, PostgresOutboxStore
 from relay.wakeup import NotifyListener
 
 USERS = [uuid.uuid4() for _ in range(1000)]
@@ -98,7 +100,7 @@ async def stored_messages(url: str) -> list[Message]:
                 "SELECT id, event_id::text, topic, key, type, payload::text, headers, 0"
                 " FROM outbox ORDER BY id"
             )
-            return [to_message(row) for row in (await conn.execute(query)).all()]
+            return [to_message(ClaimedRow._make(row)) for row in (await conn.execute(query)).all()]
     finally:
         await engine.dispose()
 
@@ -164,7 +166,9 @@ async def drain(settings: RelaySettings, events: int) -> float:
     publisher.expected = events
     wakeup, stop = asyncio.Event(), asyncio.Event()
     try:
-        forwarder = Forwarder(make_session_factory(engine), publisher, settings)
+        forwarder = Forwarder(
+            PostgresOutboxStore(make_session_factory(engine)), publisher, settings
+        )
         await publisher.ensure_ready()
         start = time.perf_counter()
         running = asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop))
@@ -185,7 +189,8 @@ async def latency(settings: RelaySettings, *, rate: int, seconds: float) -> dict
     wakeup, stop = asyncio.Event(), asyncio.Event()
     assert await lock.acquire(stop)
     await publisher.ensure_ready()
-    forwarder = Forwarder(make_session_factory(engine), publisher, settings, fence=lock.verify)
+    store = PostgresOutboxStore(make_session_factory(engine), fence=lock.verify)
+    forwarder = Forwarder(store, publisher, settings)
     tasks = [
         asyncio.create_task(NotifyListener(settings.libpq_conninfo, wakeup, backoff_max=1).run()),
         asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop)),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.system import PYTHON, ROOT
+from tests.support import ROOT
+from tests.support.processes import PYTHON
 
 # Runs the real entry point, then reports its own peak RSS (ru_maxrss is in KiB on Linux).
 _PEAK = """

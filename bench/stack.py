@@ -13,19 +13,19 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from bench.database import bench_database, required_env
-from tests.system import (
+from tests.support.kafka import delete_topics
+from tests.support.ports import free_port
+from tests.support.processes import (
     PYTHON,
     Deployment,
     Service,
-    SmtpServer,
     System,
     base_env,
-    delete_topics,
     deployment_env,
-    free_port,
     http_ok,
     running_system,
 )
+from tests.support.smtp import SmtpServer
 
 PASSWORD = "bench-password-1234"  # noqa: S105 - a throwaway account in a throwaway database
 

@@ -11,13 +11,14 @@ from zoneinfo import ZoneInfo
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.core.db import engine_from_settings
+from app.core.events import DAILY_DIGEST_REQUESTED
+from app.core.service_http import HealthReport, service_registry, serving
 from mailer.consumer import ConsumerLoop
 from mailer.dead_letter import DeadLetters, KafkaDeadLetters, dead_letter
 from mailer.dedupe import DedupeStore, PostgresDedupeStore
-from mailer.handler import DIGEST_TYPE, DigestHandler
-from mailer.health import serve_health
+from mailer.handler import DigestHandler
 from mailer.message import Handler
 from mailer.metrics import MailerMetrics
 from mailer.render import render_digest
@@ -29,6 +30,14 @@ from mailer.transport import MailTransport, SmtpTransport
 log = structlog.get_logger(__name__)
 
 _STALLED_AFTER_S = 60.0
+
+
+def polling(loop: ConsumerLoop) -> HealthReport:
+    """Healthy while the consume loop polls; a stalled loop would lose its place in the group."""
+    since = time.monotonic() - loop.last_poll
+    healthy = since < _STALLED_AFTER_S
+    status = "ok" if healthy else "stalled"
+    return HealthReport(healthy, {"status": status, "seconds_since_poll": round(since, 3)})
 
 
 def build_handler(
@@ -70,15 +79,12 @@ async def run_mailer(
     settings: MailerSettings, *, stop: asyncio.Event, registry: CollectorRegistry | None = None
 ) -> None:
     """Consume until `stop` is set, then finish in-flight sends, commit and close everything."""
-    metrics = MailerMetrics(registry or CollectorRegistry())
+    metrics = MailerMetrics(registry or service_registry())
     async with contextlib.AsyncExitStack() as resources:
         # One claim transaction per message in flight. No pre-ping: that is a round trip per
         # email, and a dead pooled connection already surfaces as a retried outage.
-        engine = create_async_engine(
-            settings.sqlalchemy_url,
-            pool_size=settings.mailer_concurrency,
-            max_overflow=settings.db_max_overflow,
-            pool_recycle=1800,
+        engine = engine_from_settings(
+            settings, pool_size=settings.mailer_concurrency, pre_ping=False
         )
         resources.push_async_callback(engine.dispose)
         transport = SmtpTransport(settings)
@@ -112,17 +118,16 @@ async def run_mailer(
             drain_timeout=settings.mailer_drain_timeout_seconds,
             metrics=metrics,
             # Most of the stream is task events: skip them by header, without decoding.
-            handles=frozenset({DIGEST_TYPE}),
+            handles=frozenset({DAILY_DIGEST_REQUESTED}),
         )
-        if settings.mailer_health_port:
-            health = await serve_health(
+        await resources.enter_async_context(
+            serving(
                 host=settings.mailer_health_host,
                 port=settings.mailer_health_port,
                 registry=metrics.registry,
-                healthy=lambda: time.monotonic() - loop.last_poll < _STALLED_AFTER_S,
+                health=partial(polling, loop),
             )
-            resources.push_async_callback(health.wait_closed)
-            resources.callback(health.close)
+        )
         kafka.subscribe([settings.kafka_topic], listener=loop.listener)
         await kafka.start()
         resources.push_async_callback(kafka.stop)

@@ -9,6 +9,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
+from app.core.envelope import EVENT_TYPE_HEADER, header
 from mailer.message import Handler, Message, Outcome
 from mailer.metrics import MailerMetrics
 from mailer.offsets import OffsetTracker
@@ -34,7 +35,7 @@ class ConsumerLoop:
         metrics: MailerMetrics,
         handles: frozenset[str] | None = None,
     ) -> None:
-        """`handles`: the event types `handler` acts on. A record whose `event_type` header names
+        """`handles`: the event types `handler` acts on. A record whose event type header names
         another type is acknowledged as ignored at once, neither decoded nor given a task; a
         record without the header always goes to the handler."""
         self._kafka = kafka
@@ -95,19 +96,14 @@ class ConsumerLoop:
     def _not_for_us(self, record: ConsumerRecord[bytes, bytes]) -> bool:
         if self._handles is None:
             return False
-        for name, value in record.headers or ():
-            if name == "event_type":
-                return value not in self._handles
-        return False
+        kind = header(record.headers or (), EVENT_TYPE_HEADER)
+        return kind is not None and kind not in self._handles
 
     def _start(self, partition: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        # The record as received, field for field (Message's order is the record's).
+        headers = tuple(record.headers or ())
         message = Message(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            headers=tuple(record.headers or ()),
+            record.topic, record.partition, record.offset, record.key, record.value, headers
         )
         self._tracker.started(partition, record.offset)
         task = asyncio.create_task(

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type
 from tenacity.wait import wait_base
 
+from app.core.envelope import EVENT_ID_HEADER, header
 from mailer.message import Handler, Message, Outcome, PermanentError
 from mailer.metrics import MailerMetrics
 
@@ -62,7 +63,7 @@ def dead_letter(
         except PermanentError as failure:
             log.warning(
                 "dead-lettering",
-                event_id=dict(message.headers).get("event_id", b"").decode(errors="replace"),
+                event_id=(header(message.headers, EVENT_ID_HEADER) or b"").decode(errors="replace"),
                 reason=failure.reason,
                 detail=failure.detail,
                 partition=message.partition,

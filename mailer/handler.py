@@ -14,14 +14,12 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type
 from tenacity.wait import wait_base
 
-from app.core.events import AnyEvent, DailyDigestRequested, decode_event
+from app.core.events import DAILY_DIGEST_REQUESTED, AnyEvent, DailyDigestRequested, decode_event
 from mailer.dedupe import DedupeStore
 from mailer.message import DatabaseUnavailableError, Message, Outcome, PermanentError
 from mailer.transport import MailTransport
 
 log = structlog.get_logger(__name__)
-
-DIGEST_TYPE = "email.daily_digest.requested"
 
 
 def parse(message: Message) -> AnyEvent | None:
@@ -34,7 +32,7 @@ def parse(message: Message) -> AnyEvent | None:
         kind = _peek_type(message.value)
         if kind is None:
             raise PermanentError("undecodable", _short(error)) from error
-        if kind == DIGEST_TYPE:
+        if kind == DAILY_DIGEST_REQUESTED:
             raise PermanentError("invalid-event", _short(error)) from error
         return None  # a type from a newer producer, or one not meant for us
 

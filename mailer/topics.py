@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 
 import structlog
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
+from app.core.kafka import admin_client, ensure_topic
 from mailer.settings import MailerSettings
 
 log = structlog.get_logger(__name__)
@@ -18,10 +17,15 @@ _RECHECK_S = 1.0
 
 async def prepare_topics(settings: MailerSettings, *, stop: asyncio.Event) -> bool:
     """True once both topics exist; False if `stop` was set first."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = admin_client(settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        await _create_dead_letter_topic(admin, settings)
+        await ensure_topic(
+            admin,
+            settings.kafka_dlq_topic,
+            partitions=settings.kafka_dlq_partitions,
+            replication_factor=settings.kafka_dlq_replication_factor,
+        )
         waited = 0
         # The relay owns the source topic and its partition count; subscribing before it exists
         # makes aiokafka give up at start, so wait for it here instead.
@@ -36,16 +40,3 @@ async def prepare_topics(settings: MailerSettings, *, stop: asyncio.Event) -> bo
         return True
     finally:
         await admin.close()
-
-
-async def _create_dead_letter_topic(admin: AIOKafkaAdminClient, settings: MailerSettings) -> None:
-    topic = NewTopic(
-        settings.kafka_dlq_topic,
-        num_partitions=settings.kafka_dlq_partitions,
-        replication_factor=settings.kafka_dlq_replication_factor,
-    )
-    response = await admin.create_topics([topic])
-    for name, code, *_ in response.topic_errors:
-        if code not in (0, TopicAlreadyExistsError.errno):
-            msg = f"cannot create topic {name}: error code {code}"
-            raise RuntimeError(msg)

@@ -1,77 +1,33 @@
 """The claim-publish-mark loop: one transaction claims a batch, Kafka acks it, the rows are marked.
 
 A crash anywhere before the commit leaves the rows unpublished, so they are sent again by the
-next cycle (at least once); nothing is ever marked that Kafka did not acknowledge. Rows are
-claimed by their state (`published_at IS NULL`), never after an `id > last_seen` cursor, because
-ids are taken at insert but become visible at commit, out of order.
+next cycle (at least once); nothing is ever marked that Kafka did not acknowledge. The loop knows
+no SQL (`relay/store.py` claims, marks and parks) and no header names (`relay/envelope.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 import structlog
-from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from prometheus_client import CollectorRegistry
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.wait import wait_random_exponential
 
-from relay import metrics
-from relay.publisher import BrokerUnavailableError, Failure, Message, Publisher
+from relay.envelope import to_message
+from relay.leadership import LeadershipLostError
+from relay.metrics import RelayMetrics
+from relay.publisher import BrokerUnavailableError, Failure, Publisher
 from relay.settings import RelaySettings
+from relay.store import ClaimedBatch, ClaimedRow, OutboxStore
+from relay.waits import wait_any
 
 log = structlog.get_logger(__name__)
-
-CLAIM = text(
-    """
-    SELECT id, event_id::text AS event_id, topic, key, type, payload::text AS value, headers,
-           extract(epoch FROM created_at) AS created
-    FROM outbox
-    WHERE published_at IS NULL AND parked_at IS NULL
-    ORDER BY id
-    LIMIT :batch
-    FOR UPDATE SKIP LOCKED
-    """
-)
-MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
-RECORD_FAILURE = text(
-    """
-    UPDATE outbox
-    SET attempts = attempts + 1, last_error = :error,
-        parked_at = CASE WHEN attempts + 1 >= :max_attempts THEN now() END
-    WHERE id = :id
-    RETURNING attempts, parked_at IS NOT NULL AS parked
-    """
-)
-
-ENVELOPE = frozenset({"event_type", "event_id", "content-type"})
-
-#: Checks, inside the claim transaction, that this process may still publish.
-type Fence = Callable[[AsyncSession], Awaitable[None]]
-
-
-class LeadershipLostError(Exception):
-    """Another relay may be publishing now: stop at once, abandon the batch."""
 
 
 class ShutdownRequestedError(Exception):
     """Raised out of a backoff sleep when shutdown was requested."""
-
-
-def to_message(row: Sequence[Any]) -> Message:
-    """The envelope of one outbox row; the value is the stored JSON, never re-serialised."""
-    _id, event_id, topic, key, event_type, value, recorded, _created = row  # unpacking is fast
-    headers = [
-        ("event_type", event_type.encode()),
-        ("event_id", str(event_id).encode()),
-        ("content-type", b"application/json"),
-    ]
-    if recorded:  # e.g. a traceparent; the envelope's own headers cannot be overridden
-        headers += [(k, str(v).encode()) for k, v in recorded.items() if k not in ENVELOPE]
-    return Message(topic=topic, key=key.encode(), value=value.encode(), headers=headers)
 
 
 class Forwarder:
@@ -79,25 +35,23 @@ class Forwarder:
 
     def __init__(
         self,
-        session_factory: async_sessionmaker[AsyncSession],
+        store: OutboxStore,
         publisher: Publisher,
         settings: RelaySettings,
         *,
-        fence: Fence | None = None,
+        metrics: RelayMetrics | None = None,
     ) -> None:
-        self._session_factory = session_factory
+        self._store = store
         self._publisher = publisher
         self._settings = settings
-        self._fence = fence
+        self.metrics = metrics or RelayMetrics(CollectorRegistry())
         self._claimed = 0
 
     async def run_once(self) -> int:
         """Claim, publish and mark one batch; returns how many rows Kafka acknowledged."""
         await self._publisher.ensure_ready()  # during an outage: claim nothing at all
-        async with self._session_factory() as session, session.begin():
-            if self._fence is not None:
-                await self._fence(session)
-            rows = (await session.execute(CLAIM, {"batch": self._settings.relay_batch_size})).all()
+        async with self._store.claim(self._settings.relay_batch_size) as batch:
+            rows = batch.rows
             self._claimed = len(rows)
             if not rows:
                 return 0
@@ -105,14 +59,14 @@ class Forwarder:
             acked_at = time.time()
             acked = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
             if acked:
-                await session.execute(MARK_PUBLISHED, {"ids": [row.id for row in acked]})
+                await batch.mark_published([row.id for row in acked])
             failed = [(r, o) for r, o in zip(rows, outcomes, strict=True) if o is not None]
             for row, failure in failed:
                 if failure.permanent:
-                    await self._record_failure(session, row, failure)
-        metrics.PUBLISHED.inc(len(acked))
+                    await self._record_failure(batch, row, failure)
+        self.metrics.published.inc(len(acked))
         for row in acked:
-            metrics.LATENCY.observe(max(acked_at - float(row.created), 0.0))
+            self.metrics.latency.observe(max(acked_at - float(row.created), 0.0))
         if acked:
             log.debug(
                 "batch published",
@@ -124,17 +78,17 @@ class Forwarder:
             raise BrokerUnavailableError(next(f.error for _, f in failed if not f.permanent))
         return len(acked)
 
-    async def _record_failure(self, session: AsyncSession, row: Row[Any], failure: Failure) -> None:
+    async def _record_failure(self, batch: ClaimedBatch, row: ClaimedRow, failure: Failure) -> None:
         # A parked row is a poison message: later rows of the same key go on without it, so a
         # consumer sees a gap in that user's stream. The metric and this log line report it.
-        max_attempts = self._settings.relay_max_attempts
-        params = {"id": row.id, "error": failure.error, "max_attempts": max_attempts}
-        attempts, parked = (await session.execute(RECORD_FAILURE, params)).one()
-        metrics.ERRORS.labels(kind="rejected").inc()
-        event = log.bind(event_id=str(row.event_id), outbox_id=row.id, attempts=attempts)
-        if parked:
-            metrics.PARKED_TOTAL.inc()
-            metrics.PARKED.inc()
+        record = await batch.record_failure(
+            row.id, error=failure.error, max_attempts=self._settings.relay_max_attempts
+        )
+        self.metrics.errors.labels(kind="rejected").inc()
+        event = log.bind(event_id=row.event_id, outbox_id=row.id, attempts=record.attempts)
+        if record.parked:
+            self.metrics.parked_total.inc()
+            self.metrics.parked.inc()
             event.error("event parked", event_type=row.type, key=row.key, error=failure.error)
         else:
             event.warning("event rejected by the broker", error=failure.error)
@@ -183,10 +137,17 @@ class Forwarder:
                 multiplier=s.relay_backoff_initial_seconds, max=s.relay_backoff_max_seconds
             ),
             sleep=sleep,
-            before_sleep=_log_retry,
+            before_sleep=self._log_retry,
             reraise=True,
         )
         return await retrying(self.run_once)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        kind = "broker" if isinstance(exc, BrokerUnavailableError) else type(exc).__name__
+        self.metrics.errors.labels(kind=kind).inc()
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("relay cycle failed, backing off", error=str(exc), kind=kind, retry_in=wait)
 
 
 def next_claim_interval(current_ms: float, claimed: int, *, base_ms: int, max_ms: int) -> float:
@@ -210,24 +171,3 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and not isinstance(
         exc, LeadershipLostError | ShutdownRequestedError
     )
-
-
-def _log_retry(state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    kind = "broker" if isinstance(exc, BrokerUnavailableError) else type(exc).__name__
-    metrics.ERRORS.labels(kind=kind).inc()
-    wait = state.next_action.sleep if state.next_action else 0.0
-    log.warning("relay cycle failed, backing off", error=str(exc), kind=kind, retry_in=wait)
-
-
-async def wait_any(*events: asyncio.Event, seconds: float) -> None:
-    """Return when any of the events is set or the timeout passes, whichever is first."""
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    if not waiters:
-        await asyncio.sleep(seconds)
-        return
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -16,7 +16,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relay.forwarder import LeadershipLostError, wait_any
+from relay.waits import wait_any
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +35,10 @@ HOLDS_LOCK = text(
           AND classid::bigint = :hi AND objid::bigint = :lo)
     """
 )
+
+
+class LeadershipLostError(Exception):
+    """Another relay may be publishing now: stop at once, abandon the batch."""
 
 
 class Leadership:

@@ -11,7 +11,6 @@ from typing import Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CorruptRecordException,
     InvalidTopicError,
@@ -22,6 +21,7 @@ from aiokafka.errors import (
 )
 from aiokafka.partitioner import murmur2
 
+from app.core.kafka import admin_client, ensure_topic
 from relay.settings import RelaySettings
 
 log = structlog.get_logger(__name__)
@@ -34,7 +34,6 @@ PERMANENT_ERRORS: tuple[type[Exception], ...] = (
     CorruptRecordException,
     InvalidTopicError,
 )
-TOPIC_ALREADY_EXISTS = 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,19 +206,17 @@ class KafkaPublisher:
 
     async def _ensure_topic(self, topic: str) -> None:
         s = self._settings
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=s.kafka_bootstrap_servers,
-            request_timeout_ms=int(s.relay_publish_timeout_seconds * 1000),
+        admin = admin_client(
+            s.kafka_bootstrap_servers, request_timeout_s=s.relay_publish_timeout_seconds
         )
         await admin.start()
         try:
-            if topic not in await admin.list_topics():
-                new = NewTopic(topic, s.relay_topic_partitions, s.relay_topic_replication_factor)
-                response = await admin.create_topics([new])
-                for _name, code, *_ in response.topic_errors:
-                    if code not in (0, TOPIC_ALREADY_EXISTS):
-                        raise KafkaError(f"creating topic {topic!r} failed with error {code}")
-                log.info("topic created", topic=topic, partitions=s.relay_topic_partitions)
+            await ensure_topic(
+                admin,
+                topic,
+                partitions=s.relay_topic_partitions,
+                replication_factor=s.relay_topic_replication_factor,
+            )
         finally:
             await admin.close()
         self._known_topics.add(topic)

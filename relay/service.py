@@ -8,15 +8,17 @@ from collections.abc import Coroutine
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from prometheus_client import CollectorRegistry
 
-from app.core.db import make_engine, make_session_factory
-from relay import metrics
-from relay.forwarder import Forwarder, LeadershipLostError
-from relay.leadership import Leadership
+from app.core.db import engine_from_settings, make_session_factory
+from app.core.service_http import service_registry, serving
+from relay.forwarder import Forwarder
+from relay.leadership import Leadership, LeadershipLostError
+from relay.metrics import Health, RelayMetrics
 from relay.publisher import KafkaPublisher
 from relay.purge import purge_forever
 from relay.settings import RelaySettings
+from relay.store import OutboxStore, PostgresOutboxStore
 from relay.wakeup import NotifyListener
 
 log = structlog.get_logger(__name__)
@@ -24,63 +26,74 @@ log = structlog.get_logger(__name__)
 HEARTBEAT_SECONDS = 1.0
 
 
-async def serve(settings: RelaySettings, stop: asyncio.Event) -> None:
+async def serve(
+    settings: RelaySettings, stop: asyncio.Event, *, registry: CollectorRegistry | None = None
+) -> None:
     """Run until `stop` is set; then finish or abandon the batch and release the lock."""
-    engine = make_engine(settings.sqlalchemy_url, pool_size=3, max_overflow=2)
-    session_factory = make_session_factory(engine)
-    health = metrics.Health(stale_after=30.0)
-    server = None
-    if settings.relay_metrics_port:
-        server = metrics.serve_http(
-            health, host=settings.relay_metrics_host, port=settings.relay_metrics_port
-        )
+    metrics = RelayMetrics(registry or service_registry())
+    health = Health(stale_after=30.0)
+    async with serving(
+        host=settings.relay_metrics_host,
+        port=settings.relay_metrics_port,
+        registry=metrics.registry,
+        health=health.report,
+    ):
+        await _serve(settings, stop, metrics=metrics, health=health)
+    log.info("relay stopped")
+
+
+async def _serve(
+    settings: RelaySettings, stop: asyncio.Event, *, metrics: RelayMetrics, health: Health
+) -> None:
+    engine = engine_from_settings(settings)
     publisher = KafkaPublisher(settings)
     leadership = Leadership(
         settings.libpq_conninfo,
         key=settings.relay_lock_key,
         poll_interval=settings.relay_leader_poll_seconds,
     )
+    session_factory = make_session_factory(engine)
+    # Claims are fenced by the lock; the gauges and the purge need no lock to be right.
+    store = PostgresOutboxStore(session_factory, fence=leadership.verify)
+    unfenced = PostgresOutboxStore(session_factory)
     wakeup = asyncio.Event()
     background = [
         _task(_heartbeat(health, leadership)),
         _task(NotifyListener(settings.libpq_conninfo, wakeup, backoff_max=5.0).run()),
         _task(
             metrics.refresh_backlog_forever(
-                session_factory, interval=settings.relay_gauge_interval_seconds
+                unfenced, interval=settings.relay_gauge_interval_seconds
             )
         ),
     ]
-    forwarder = Forwarder(session_factory, publisher, settings, fence=leadership.verify)
+    forwarder = Forwarder(store, publisher, settings, metrics=metrics)
     log.info("relay started", lock_key=settings.relay_lock_key)
     try:
         while await leadership.acquire(stop):
-            metrics.IS_LEADER.set(1)
+            metrics.is_leader.set(1)
             await _lead(
                 forwarder=forwarder,
                 leadership=leadership,
-                session_factory=session_factory,
+                store=unfenced,
                 settings=settings,
                 wakeup=wakeup,
                 stop=stop,
             )
-            metrics.IS_LEADER.set(0)
+            metrics.is_leader.set(0)
             await leadership.release()
     finally:
-        metrics.IS_LEADER.set(0)
+        metrics.is_leader.set(0)
         await _cancel(*background)
         await leadership.release()
         await publisher.stop()
         await engine.dispose()
-        if server is not None:
-            server.shutdown()
-        log.info("relay stopped")
 
 
 async def _lead(
     *,
     forwarder: Forwarder,
     leadership: Leadership,
-    session_factory: async_sessionmaker[AsyncSession],
+    store: OutboxStore,
     settings: RelaySettings,
     wakeup: asyncio.Event,
     stop: asyncio.Event,
@@ -91,7 +104,7 @@ async def _lead(
     stopping = _task(stop.wait())
     purging = _task(
         purge_forever(
-            session_factory,
+            store,
             retention_seconds=settings.relay_retention_seconds,
             batch_size=settings.relay_purge_batch_size,
             interval=settings.relay_purge_interval_seconds,
@@ -116,7 +129,7 @@ async def _lead(
         await _cancel(forwarding, watching, stopping, purging)
 
 
-async def _heartbeat(health: metrics.Health, leadership: Leadership) -> None:
+async def _heartbeat(health: Health, leadership: Leadership) -> None:
     while True:
         health.beat("leader" if leadership.backend_pid is not None else "standby")
         await asyncio.sleep(HEARTBEAT_SECONDS)

@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 from app.core.clock import utcnow
-from app.core.db import make_engine, make_session_factory
+from app.core.db import engine_from_settings, make_session_factory
 from app.core.logging import configure_logging
+from app.core.process import run_until_signalled
 from scheduler.daemon import serve
 from scheduler.digest import DigestResult, DueResult, run_digest, run_due_digests
 from scheduler.due import Window
@@ -51,7 +53,7 @@ def _instant(value: str) -> datetime:
 async def run_once(settings: SchedulerSettings, day: date | None) -> DigestResult:
     """One digest run for `day`, outside the schedule (operators, tests, demos)."""
     day = day or digest_day(utcnow(), settings.zone)
-    engine = make_engine(settings.sqlalchemy_url, pool_size=1, max_overflow=0)
+    engine = engine_from_settings(settings)
     try:
         return await run_digest(
             session_factory=make_session_factory(engine),
@@ -65,7 +67,7 @@ async def run_once(settings: SchedulerSettings, day: date | None) -> DigestResul
 async def run_once_at(settings: SchedulerSettings, at: datetime) -> DueResult:
     """The tick the daemon would run at `at`, looking back the grace period."""
     window = Window.before(at, timedelta(seconds=settings.digest_grace_seconds))
-    engine = make_engine(settings.sqlalchemy_url, pool_size=1, max_overflow=0)
+    engine = engine_from_settings(settings)
     try:
         return await run_due_digests(
             session_factory=make_session_factory(engine),
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(run_once(settings, args.date))
         print(f"day={result.day.isoformat()} enqueued={result.enqueued} existing={result.existing}")
         return 0
-    asyncio.run(serve(settings))
+    run_until_signalled(partial(serve, settings))
     return 0
 
 

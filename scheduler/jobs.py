@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import (
@@ -23,6 +24,7 @@ from app.core.clock import utcnow
 from scheduler.digest import DigestOptions, DueResult, run_due_digests
 from scheduler.due import Window
 from scheduler.health import write_heartbeat
+from scheduler.metrics import Liveness, SchedulerMetrics
 from scheduler.settings import SchedulerSettings
 
 log = structlog.get_logger(__name__)
@@ -86,9 +88,11 @@ class DigestJob:
         *,
         settings: SchedulerSettings,
         session_factory: async_sessionmaker[AsyncSession],
+        metrics: SchedulerMetrics | None = None,
     ) -> None:
         self._settings = settings
         self._session_factory = session_factory
+        self.metrics = metrics or SchedulerMetrics(CollectorRegistry())
         #: The end of the last window written completely; in memory, so a restart looks back
         #: the grace period again (which re-reads, but never re-writes, what was done).
         self.last_until: datetime | None = None
@@ -114,14 +118,19 @@ class DigestJob:
                             options=digest_options(self._settings),
                         )
                         self.last_until = window.until
+                        self.metrics.finished(enqueued=result.enqueued, existing=result.existing)
                         return result
             raise AssertionError("unreachable: tenacity re-raises the last error")
         except asyncio.CancelledError:
+            self.metrics.runs.labels("interrupted").inc()
             # Only the daemon's shutdown cancels a run (this task belongs to APScheduler, nothing
             # awaits it). Committed pages stay and the next run writes the rest, so end quietly
             # instead of surfacing a planned stop as a job error.
             log.warning("digest run interrupted by shutdown; the next run completes it")
             return None
+        except Exception:
+            self.metrics.runs.labels("failed").inc()
+            raise
         finally:
             if task is not None:
                 self.running.discard(task)
@@ -132,6 +141,7 @@ def build_scheduler(
     settings: SchedulerSettings,
     job: DigestJob,
     now: datetime,
+    liveness: Liveness | None = None,
 ) -> AsyncIOScheduler:
     """An AsyncIO scheduler with the digest tick; the first tick runs at once (the catch-up)."""
     scheduler = AsyncIOScheduler(timezone=settings.zone)
@@ -155,7 +165,11 @@ def build_scheduler(
         seconds=settings.scheduler_heartbeat_seconds,
         id=HEARTBEAT_JOB_ID,
         name="heartbeat",
-        kwargs={"path": settings.scheduler_heartbeat_file, "scheduler": scheduler},
+        kwargs={
+            "path": settings.scheduler_heartbeat_file,
+            "scheduler": scheduler,
+            "liveness": liveness,
+        },
         next_run_time=now,
         coalesce=True,
         max_instances=1,
@@ -163,10 +177,12 @@ def build_scheduler(
     return scheduler
 
 
-def _beat(*, path: Path, scheduler: AsyncIOScheduler) -> None:
+def _beat(*, path: Path, scheduler: AsyncIOScheduler, liveness: Liveness | None) -> None:
     # A plain function: APScheduler runs it in a worker thread, so the file write never blocks
     # the loop, yet it is only submitted while the loop and the scheduler are alive.
     write_heartbeat(path=path, next_digest_at=next_digest_at(scheduler))
+    if liveness is not None:
+        liveness.beat()
 
 
 def next_digest_at(scheduler: AsyncIOScheduler) -> datetime | None:

@@ -56,6 +56,10 @@ class SchedulerSettings(CommonSettings):
         Field(description="Touched while the scheduler runs; `python -m scheduler healthcheck`"),
     ] = Path("/tmp/scheduler.heartbeat")  # noqa: S108 - a liveness marker, not a secret
     scheduler_heartbeat_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    scheduler_metrics_host: str = "127.0.0.1"
+    scheduler_metrics_port: Annotated[
+        int, Field(ge=0, le=65535, description="/metrics and /healthz; 0 turns them off")
+    ] = 0
     scheduler_stop_seconds: Annotated[
         float,
         Field(gt=0, le=300, description="On SIGTERM, how long a digest run in flight may finish"),

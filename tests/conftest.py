@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.db import make_engine, make_session_factory
-from tests.migrations import migrated_database
-from tests.services import kafka_bootstrap_servers, postgres_admin_url
+from tests.support.migrations import migrated_database
+from tests.support.services import kafka_bootstrap_servers, postgres_admin_url
 
 TABLES = ("processed_events", "outbox", "tasks", "users", "login_attempts")
 

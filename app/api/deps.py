@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from app.api.errors import unauthorized
 from app.api.state import AppState
-from app.core.db import UnitOfWork
+from app.core.db import SqlAlchemyUnitOfWork
 from app.core.models import Task
 from app.security import user_id_from_token
 from app.tasks import get_owned_task
@@ -32,12 +32,17 @@ async def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-async def get_uow(state: StateDep) -> AsyncIterator[UnitOfWork]:
-    async with UnitOfWork(state.session_factory, topic=state.settings.kafka_topic) as uow:
+async def get_uow(state: StateDep) -> AsyncIterator[SqlAlchemyUnitOfWork]:
+    async with SqlAlchemyUnitOfWork(state.session_factory, topic=state.settings.kafka_topic) as uow:
         yield uow
 
 
-UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+# ONE unit of work per request, on purpose: `OwnedTask` loads and locks the task through
+# `SessionDep`, which depends on this, and the route commits through its own `UowDep`. FastAPI
+# resolves a dependency once per request and hands every dependant that same value (the cache
+# below), so the lock, the change and the outbox rows share one transaction. Without the cache
+# the route would commit a second, empty transaction while the first still held the lock.
+UowDep = Annotated[SqlAlchemyUnitOfWork, Depends(get_uow, use_cache=True)]
 
 
 async def get_session(uow: UowDep) -> AsyncSession:

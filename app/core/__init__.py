@@ -1,5 +1,8 @@
 """The shared core every service may import.
 
-Event contracts, outbox writing, the database engine and unit of work, models, the settings
-base, logging and the clock. Nothing here knows about HTTP or about any one worker.
+Event contracts (`events`) and their wire envelope (`envelope`), what writers put in the outbox
+(`outbox`), the database engine and unit of work (`db`), models, the settings base, logging and
+the clock; the plumbing of every long-running service: `/healthz` + `/metrics`
+(`service_http`), run until SIGTERM (`process`), topics (`kafka`). Nothing here knows about HTTP
+routes or about any one worker.
 """

@@ -1,20 +1,28 @@
-"""Async engine, session factory and the unit of work that writes domain events to the outbox."""
+"""Async engine, session factory and the unit of work that writes domain events to the outbox.
+
+Every change goes through a `UnitOfWork` except one: the API's `POST /tasks` writes its task
+and its outbox row in a single statement on an autocommit connection (`app.tasks.CREATE_TASK`,
+decision 0008), where a transaction of its own would double the round trips of the hottest path.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Protocol, Self
 
+from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from typing_extensions import TypeVar  # a TypeVar default needs Python 3.13 without it
 
 from app.core.events import Event
 from app.core.outbox import DEFAULT_TOPIC, append_to_outbox
+from app.core.settings import CommonSettings
 
 
 def make_engine(
@@ -46,11 +54,64 @@ def make_engine(
     )
 
 
+def engine_from_settings(
+    settings: CommonSettings,
+    *,
+    pool_size: int | None = None,
+    pre_ping: bool = True,
+    autocommit: bool = False,
+) -> AsyncEngine:
+    """The engine of a service: `DATABASE_URL`, `DB_POOL_SIZE` (unless the service's own
+    concurrency decides, `pool_size`) and `DB_MAX_OVERFLOW`. Pools open connections on demand."""
+    return make_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size if pool_size is None else pool_size,
+        max_overflow=settings.db_max_overflow,
+        pre_ping=pre_ping,
+        autocommit=autocommit,
+    )
+
+
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-class UnitOfWork:
+class StatementRunner(Protocol):
+    """A connection as the one-statement write uses it: run a statement, commit (0008)."""
+
+    async def scalar(self, statement: Executable, parameters: Mapping[str, Any]) -> Any: ...
+
+    async def commit(self) -> None: ...
+
+
+class ChangeSet(Protocol):
+    """What domain operations do to a session: stage new rows and deletions."""
+
+    def add(self, instance: object) -> None: ...
+
+    async def delete(self, instance: object) -> None: ...
+
+
+SessionT_co = TypeVar("SessionT_co", covariant=True, default=AsyncSession)
+
+
+class UnitOfWork(Protocol[SessionT_co]):
+    """One transaction with the events that announce its changes (see `SqlAlchemyUnitOfWork`).
+
+    Generic in what it exposes of its session: `UnitOfWork` gives the whole `AsyncSession`;
+    code that only stages changes asks for `UnitOfWork[ChangeSet]`, which an in-memory fake
+    can fully stand in for.
+    """
+
+    @property
+    def session(self) -> SessionT_co: ...
+
+    def add_event(self, event: Event) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class SqlAlchemyUnitOfWork:
     """One transaction: rolls back unless `commit()` is called.
 
     Domain events collected with `add_event` are appended to the outbox inside the same

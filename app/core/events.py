@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -27,6 +27,16 @@ from app.core.clock import utcnow
 
 #: Namespace for ids derived from content (UUIDv5), e.g. one digest per (user, day).
 EVENT_NAMESPACE = uuid.UUID("6f1c3e2a-9b7d-5c4e-8a21-0d3f5b6c7e81")
+# The event type names, the `type` field on the wire and the `event_type` header; each model
+# below declares its own as a literal too (a test keeps the two equal).
+USER_REGISTERED: Final = "user.registered"
+USER_PREFERENCES_CHANGED: Final = "user.preferences_changed"
+TASK_CREATED: Final = "task.created"
+TASK_UPDATED: Final = "task.updated"
+TASK_COMPLETED: Final = "task.completed"
+TASK_REOPENED: Final = "task.reopened"
+TASK_DELETED: Final = "task.deleted"
+DAILY_DIGEST_REQUESTED: Final = "email.daily_digest.requested"
 #: Validation context of decoding: what arrives must be complete, nothing is defaulted.
 WIRE = "wire"
 
@@ -71,14 +81,14 @@ class Event(BaseModel):
 class UserRegistered(Event):
     """A new account was created."""
 
-    type: Literal["user.registered"] = "user.registered"
+    type: Literal["user.registered"] = USER_REGISTERED
     email: str
 
 
 class UserPreferencesChanged(Event):
     """A user's digest preferences changed (settings, the unsubscribe link, or a bounce)."""
 
-    type: Literal["user.preferences_changed"] = "user.preferences_changed"
+    type: Literal["user.preferences_changed"] = USER_PREFERENCES_CHANGED
     timezone: Annotated[str, Field(description="IANA zone whose midnight ends the user's day")]
     digest_enabled: Annotated[
         StrictBool, Field(description="Whether the user gets the daily digest")
@@ -95,7 +105,7 @@ class UserPreferencesChanged(Event):
 class TaskCreated(Event):
     """A task was added."""
 
-    type: Literal["task.created"] = "task.created"
+    type: Literal["task.created"] = TASK_CREATED
     task_id: uuid.UUID
     title: str
 
@@ -103,7 +113,7 @@ class TaskCreated(Event):
 class TaskUpdated(Event):
     """A task's title changed (emitted only when it really changed)."""
 
-    type: Literal["task.updated"] = "task.updated"
+    type: Literal["task.updated"] = TASK_UPDATED
     task_id: uuid.UUID
     title: str
 
@@ -111,21 +121,21 @@ class TaskUpdated(Event):
 class TaskCompleted(Event):
     """A task went from not done to done (never on a no-op update)."""
 
-    type: Literal["task.completed"] = "task.completed"
+    type: Literal["task.completed"] = TASK_COMPLETED
     task_id: uuid.UUID
 
 
 class TaskReopened(Event):
     """A task went from done back to not done."""
 
-    type: Literal["task.reopened"] = "task.reopened"
+    type: Literal["task.reopened"] = TASK_REOPENED
     task_id: uuid.UUID
 
 
 class TaskDeleted(Event):
     """A task was deleted."""
 
-    type: Literal["task.deleted"] = "task.deleted"
+    type: Literal["task.deleted"] = TASK_DELETED
     task_id: uuid.UUID
 
 
@@ -142,7 +152,7 @@ class DigestStats(BaseModel):
 class DailyDigestRequested(Event):
     """Ask for one daily digest email to one user; the id is derived from (user, day)."""
 
-    type: Literal["email.daily_digest.requested"] = "email.daily_digest.requested"
+    type: Literal["email.daily_digest.requested"] = DAILY_DIGEST_REQUESTED
     email: str
     stats: DigestStats
     undone_titles: Annotated[

@@ -1,27 +1,41 @@
-"""Append events to the outbox inside the caller's transaction.
+"""The outbox table as writers know it: its columns, and the three ways events are inserted.
 
+- `append_to_outbox`: the unit of work's multi-row INSERT inside the caller's transaction;
+- `insert_announcements`: an `INSERT ... SELECT` for one statement that also writes the row it
+  announces (the API's `POST /tasks`, decision 0008);
+- `insert_new`: a whole page of events as column arrays, skipping those already written (the
+  scheduler's digests).
+
+Every writer fills exactly `WRITE_COLUMNS` from `outbox_row`; the database fills the rest (`id`,
+`created_at`, the relay's bookkeeping). What the relay reads and updates lives in `relay/store.py`.
 A statement-level trigger on `outbox` (migration 0004) NOTIFYs the relay on every insert, so
 writers need no round trip of their own to wake it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any, Final, cast
 
-from sqlalchemy import insert
+from sqlalchemy import CursorResult, FromClause, Insert, bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.events import Event
 from app.core.models import Base
 
 #: Channel the relay LISTENs on (the trigger's NOTIFY is transactional: delivered at commit).
-OUTBOX_CHANNEL = "outbox"
-DEFAULT_TOPIC = "events"
+OUTBOX_CHANNEL: Final = "outbox"
+DEFAULT_TOPIC: Final = "events"
 OUTBOX_TABLE = Base.metadata.tables["outbox"]
+#: The columns a writer fills, in this order (the keys of `outbox_row`).
+WRITE_COLUMNS: Final = ("event_id", "topic", "key", "type", "payload", "occurred_at")
+#: Their PostgreSQL types, for the array parameters of `insert_new`.
+_ARRAY_TYPES: Final = ("uuid", "text", "text", "text", "jsonb", "timestamptz")
 
 
-def outbox_row(event: Event, *, topic: str = DEFAULT_TOPIC) -> dict[str, object]:
-    """The outbox row of one event (also used by set-based writers such as the scheduler)."""
+def outbox_row(event: Event, *, topic: str = DEFAULT_TOPIC) -> dict[str, Any]:
+    """The outbox row of one event: a value for each of `WRITE_COLUMNS`."""
     return {
         "event_id": event.event_id,
         "topic": topic,
@@ -42,3 +56,40 @@ async def append_to_outbox(
     # outbox but read nothing back from it.
     rows = [outbox_row(e, topic=topic) for e in events]
     await session.execute(insert(OUTBOX_TABLE).values(rows))
+
+
+def insert_announcements(source: FromClause) -> Insert:
+    """`INSERT INTO outbox (WRITE_COLUMNS) SELECT :event_id, ... FROM source`.
+
+    One outbox row for each row of `source` (none when it is empty), its values bound by the
+    names of `outbox_row`, so `params | outbox_row(event)` fills it.
+    """
+    values = select(*(bindparam(c, type_=OUTBOX_TABLE.c[c].type) for c in WRITE_COLUMNS))
+    return insert(OUTBOX_TABLE).from_select(
+        list(WRITE_COLUMNS), values.select_from(source), include_defaults=False
+    )
+
+
+# The whole page in ONE statement: six array parameters instead of 6 x page-size scalars (measured
+# 35% faster than an executemany and 10x faster than compiling a multi-row VALUES each page).
+# No conflict target on purpose: `ON CONFLICT (event_id)` needs SELECT on outbox.event_id, because
+# PostgreSQL reads the arbiter columns, while the bare form needs INSERT only. `event_id` is the
+# only unique key a writer can collide on (`id` is GENERATED ALWAYS), which a test guards.
+INSERT_NEW = text(
+    f"INSERT INTO outbox ({', '.join(WRITE_COLUMNS)})\nSELECT * FROM unnest(\n    "
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(WRITE_COLUMNS, _ARRAY_TYPES, strict=True))
+    + "\n)\nON CONFLICT DO NOTHING"
+).execution_options(preserve_rowcount=True)  # SQLAlchemy keeps an INSERT's rowcount only if asked
+
+
+async def insert_new(
+    session: AsyncSession, events: Sequence[Event], *, topic: str = DEFAULT_TOPIC
+) -> int:
+    """Insert the events whose id is not in the outbox yet; returns how many were new."""
+    if not events:
+        return 0
+    rows = [outbox_row(event, topic=topic) for event in events]
+    columns = {name: [row[name] for row in rows] for name in WRITE_COLUMNS}
+    columns["payload"] = [json.dumps(payload) for payload in columns["payload"]]
+    result = await session.execute(INSERT_NEW, columns)
+    return cast("CursorResult[Any]", result).rowcount

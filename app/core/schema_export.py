@@ -18,6 +18,14 @@ from typing import Any
 import yaml  # type: ignore[import-untyped,unused-ignore]  # no stubs in the locked deps
 from pydantic import TypeAdapter
 
+from app.core.envelope import (
+    CONTENT_TYPE_HEADER,
+    EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    JSON_CONTENT_TYPE,
+    REQUIRED_HEADERS,
+    TRACEPARENT_HEADER,
+)
 from app.core.events import (
     EVENT_TYPES,
     AnyEvent,
@@ -118,16 +126,16 @@ def _message_name(model: type[Event]) -> str:
 def _headers(event_type: str) -> dict[str, Any]:
     return {
         "type": "object",
-        "required": ["event_type", "event_id", "content-type"],
+        "required": list(REQUIRED_HEADERS),
         "properties": {
-            "event_type": {"type": "string", "const": event_type},
-            "event_id": {
+            EVENT_TYPE_HEADER: {"type": "string", "const": event_type},
+            EVENT_ID_HEADER: {
                 "type": "string",
                 "format": "uuid",
                 "description": "Equals the payload's event_id",
             },
-            "content-type": {"type": "string", "const": "application/json"},
-            "traceparent": {
+            CONTENT_TYPE_HEADER: {"type": "string", "const": JSON_CONTENT_TYPE},
+            TRACEPARENT_HEADER: {
                 "type": "string",
                 "pattern": TRACEPARENT_PATTERN,
                 "description": "W3C Trace Context, present when the producer had a trace active",
@@ -142,7 +150,7 @@ def _message(model: type[Event], example: Event) -> dict[str, Any]:
         "name": event_type,
         "title": model.__name__,
         "summary": (model.__doc__ or "").strip(),
-        "contentType": "application/json",
+        "contentType": JSON_CONTENT_TYPE,
         "headers": _headers(event_type),
         "payload": {"$ref": ASYNCAPI_SCHEMAS.format(model=model.__name__)},
         "bindings": {
@@ -159,9 +167,9 @@ def _message(model: type[Event], example: Event) -> dict[str, Any]:
             {
                 "name": event_type,
                 "headers": {
-                    "event_type": event_type,
-                    "event_id": str(example.event_id),
-                    "content-type": "application/json",
+                    EVENT_TYPE_HEADER: event_type,
+                    EVENT_ID_HEADER: str(example.event_id),
+                    CONTENT_TYPE_HEADER: JSON_CONTENT_TYPE,
                 },
                 "payload": example.model_dump(mode="json"),
             }
@@ -188,7 +196,7 @@ def asyncapi_document() -> dict[str, Any]:
                 "do not edit by hand."
             ),
         },
-        "defaultContentType": "application/json",
+        "defaultContentType": JSON_CONTENT_TYPE,
         "servers": {
             "development": {
                 "host": "localhost:9092",

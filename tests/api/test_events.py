@@ -1,4 +1,4 @@
-"""Every state change writes exactly its SPEC §7 event to the outbox, in the same transaction."""
+"""Every state change writes exactly its contracted event to the outbox, in the same transaction."""
 
 from __future__ import annotations
 

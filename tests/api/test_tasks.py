@@ -268,7 +268,7 @@ async def test_the_openapi_document_describes_the_count_headers(client: AsyncCli
     ids=["limit-0", "limit-501", "negative-offset", "bad-done", "bad-limit"],
 )
 async def test_out_of_range_paging_is_a_validation_error(
-    client: AsyncClient, alice: Account, params: dict[str, object]
+    client: AsyncClient, alice: Account, params: dict[str, str | int]
 ) -> None:
     assert_problem(await client.get("/tasks", params=params, headers=alice.headers), 422)
 

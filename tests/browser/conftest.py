@@ -25,8 +25,10 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from tests.services import missing
-from tests.system import ROOT, api_argv, base_env, free_port, http_ok, running_system
+from tests.support import ROOT
+from tests.support.ports import free_port
+from tests.support.processes import api_argv, base_env, http_ok, running_system
+from tests.support.services import missing
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

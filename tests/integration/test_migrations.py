@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from app.core.models import Base
-from tests.migrations import downgrade, empty_database, upgrade
+from tests.support.migrations import downgrade, empty_database, upgrade
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.core.db import UnitOfWork
+from app.core.db import SqlAlchemyUnitOfWork
 from app.core.events import UserRegistered, decode_event
 from app.core.models import OutboxEvent, User
 
@@ -23,7 +23,7 @@ async def _count(session_factory: async_sessionmaker[AsyncSession], model: type)
 
 
 async def _register(session_factory: async_sessionmaker[AsyncSession], user: User) -> None:
-    async with UnitOfWork(session_factory) as uow:
+    async with SqlAlchemyUnitOfWork(session_factory) as uow:
         uow.session.add(user)
         uow.add_event(UserRegistered(user_id=user.id, email=user.email))
         await uow.commit()
@@ -52,7 +52,7 @@ async def test_leaving_without_commit_rolls_back_the_row_and_its_event(
     db: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     user = _user()
-    async with UnitOfWork(session_factory) as uow:
+    async with SqlAlchemyUnitOfWork(session_factory) as uow:
         uow.session.add(user)
         uow.add_event(UserRegistered(user_id=user.id, email=user.email))
         await uow.session.flush()
@@ -65,7 +65,7 @@ async def test_a_failing_commit_leaves_neither_row_nor_event(
     db: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     first = _user()
-    async with UnitOfWork(session_factory) as uow:
+    async with SqlAlchemyUnitOfWork(session_factory) as uow:
         uow.session.add(first)
         await uow.commit()
 

@@ -28,8 +28,10 @@ from tests.api.conftest import (  # noqa: F401 - fixtures shared with the API te
     make_client,
     new_account,
 )
-from tests.services import missing
-from tests.system import ROOT, api_argv, base_env, free_port, http_ok, running_system
+from tests.support import ROOT
+from tests.support.ports import free_port
+from tests.support.processes import api_argv, base_env, http_ok, running_system
+from tests.support.services import missing
 
 JWT_SECRET = secrets.token_urlsafe(48)
 #: Small limits, so a flood reaches them within a test.

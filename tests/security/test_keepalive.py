@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from app.api.main import create_app
 from app.settings import ApiSettings
-from tests.system import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.security
 

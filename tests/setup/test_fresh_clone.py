@@ -24,8 +24,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import missing
-from tests.system import ROOT, free_port, port_open, wait_until
+from tests.support import ROOT
+from tests.support.ports import free_port, port_open
+from tests.support.processes import wait_until
+from tests.support.services import missing
 
 pytestmark = [pytest.mark.setup, pytest.mark.timeout(600)]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from app.settings import DEV_JWT_SECRET, ApiSettings, AppEnv
+from app.core.settings import AppEnv
+from app.settings import DEV_JWT_SECRET, ApiSettings
 
 pytestmark = pytest.mark.unit
 

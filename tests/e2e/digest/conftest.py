@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.migrations import migrated_database
-from tests.system import Deployment, SmtpServer, delete_topics, deployment_env, running_system
+from tests.support.kafka import delete_topics
+from tests.support.migrations import migrated_database
+from tests.support.processes import Deployment, deployment_env, running_system
+from tests.support.smtp import SmtpServer
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app.core.events import DailyDigestRequested
-from tests.system import Deployment, Received, sync_url, wait_until
+from tests.support.processes import Deployment, sync_url, wait_until
+from tests.support.smtp import Received
 
 pytestmark = pytest.mark.e2e
 

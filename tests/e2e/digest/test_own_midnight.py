@@ -20,23 +20,22 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app.core.events import DailyDigestRequested
-from tests.migrations import migrated_database
-from tests.services import missing
-from tests.system import (
+from tests.support import ROOT
+from tests.support.kafka import delete_topics
+from tests.support.migrations import migrated_database
+from tests.support.ports import free_port
+from tests.support.processes import (
     PYTHON,
-    ROOT,
     Deployment,
-    Received,
-    SmtpServer,
     base_env,
-    delete_topics,
     deployment_env,
-    free_port,
     http_ok,
     running_system,
     sync_url,
     wait_until,
 )
+from tests.support.services import missing
+from tests.support.smtp import Received, SmtpServer
 
 pytestmark = pytest.mark.e2e
 

@@ -19,6 +19,7 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import suppress
@@ -29,8 +30,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.migrations import drop_database
-from tests.system import ROOT, Service, delete_topics, free_port, http_ok, port_open, wait_until
+from tests.support import ROOT
+from tests.support.kafka import delete_topics
+from tests.support.migrations import drop_database
+from tests.support.ports import free_port, port_open
+from tests.support.processes import Service, http_ok, wait_until
 
 START_SECONDS = 120
 STOP_SECONDS = 30
@@ -51,10 +55,10 @@ class NativeRun:
         return self.env["KAFKA_TOPIC"]
 
     def digest_command(self, day: date) -> str:
-        """The one-shot digest exactly as dev.sh tells a developer to run it."""
+        """The one-shot digest as dev.sh tells a developer to run it, with this interpreter."""
         return (
             f"DATABASE_URL={shlex.quote(self.scheduler_database_url)}"
-            f" .venv/bin/python -m scheduler run-once --date {day.isoformat()}"
+            f" {shlex.quote(sys.executable)} -m scheduler run-once --date {day.isoformat()}"
         )
 
     def run_digest(self, day: date) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.native.conftest import NativeRun
 from tests.e2e.native.users import sign_up
-from tests.system import wait_until
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.e2e
 

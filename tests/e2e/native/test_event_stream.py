@@ -1,4 +1,4 @@
-"""Every kind of change through nginx reaches Kafka as a valid event in the SPEC §7 shape."""
+"""Every kind of change through nginx reaches Kafka as a valid event in its contracted shape."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ import pytest
 from app.core.events import decode_event
 from tests.e2e.native.conftest import NativeRun
 from tests.e2e.native.users import sign_up
-from tests.system import topic_records
+from tests.support.kafka import topic_records
 
 pytestmark = pytest.mark.e2e
 
 TASK_EVENTS = ("task.created", "task.updated", "task.completed", "task.reopened", "task.deleted")
 DIGEST = "email.daily_digest.requested"
 ENVELOPE = {"event_id", "type", "occurred_at"}
-SPEC_FIELDS = {  # SPEC §7: the exact payloads of the three named events
+CONTRACT_FIELDS = {  # the exact payloads of the three named events (docs/contracts.md)
     "task.created": ENVELOPE | {"user_id", "task_id", "title"},
     "task.completed": ENVELOPE | {"user_id", "task_id"},
     DIGEST: ENVELOPE | {"user_id", "email", "stats", "undone_titles"},
@@ -67,8 +67,8 @@ async def test_all_six_event_types_reach_kafka_in_their_contract_shape(native: N
         event = decode_event(json.dumps(value))
         assert event.type == value["type"] == record["headers"]["event_type"]
         assert record["key"] == str(user.id)  # per-user order
-        if value["type"] in SPEC_FIELDS:
-            assert set(value) == SPEC_FIELDS[value["type"]], value
+        if value["type"] in CONTRACT_FIELDS:
+            assert set(value) == CONTRACT_FIELDS[value["type"]], value
     of_task = [r["value"] for r in records if r["value"].get("task_id") == task]
     assert [v["type"] for v in of_task] == list(TASK_EVENTS)  # in order: one user, one partition
     assert of_task[0]["title"] == "draft the plan"

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.e2e.native.conftest import NativeRun
-from tests.system import ROOT, wait_until
+from tests.support import ROOT
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,8 @@ import uuid
 
 from sqlalchemy import create_engine, text
 
-from tests.system import Deployment, Received, sync_url
+from tests.support.processes import Deployment, sync_url
+from tests.support.smtp import Received
 
 BURST_DOMAIN = "burst.example.com"
 BURST_DAY = "2029-06-01"

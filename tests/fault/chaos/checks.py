@@ -20,7 +20,8 @@ from sqlalchemy.exc import OperationalError
 
 from tests.fault.chaos.burst import BURST_DOMAIN
 from tests.fault.chaos.load import LoadStats
-from tests.system import Deployment, sync_url, topic_records, wait_until
+from tests.support.kafka import topic_records
+from tests.support.processes import Deployment, sync_url, wait_until
 
 DIGEST = "email.daily_digest.requested"
 SETTLE_TIMEOUT_S = 120.0

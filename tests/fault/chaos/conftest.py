@@ -20,7 +20,8 @@ from tests.fault.chaos.infra import (
     DeploymentFactory,
     Infra,
 )
-from tests.system import ROOT, port_open
+from tests.support import ROOT
+from tests.support.ports import port_open
 
 RESULTS_FILE = ROOT / "bench" / "results" / "chaos.json"
 RESULTS: list[ScenarioResult] = []

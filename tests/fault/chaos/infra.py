@@ -11,8 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
-from tests.migrations import create_database, upgrade
-from tests.system import ROOT, Deployment, SmtpServer, deployment_env, running_system
+from tests.support import ROOT
+from tests.support.migrations import create_database, upgrade
+from tests.support.processes import Deployment, deployment_env, running_system
+from tests.support.smtp import SmtpServer
 
 # Below Linux's ephemeral range (32768-60999): while Kafka is down, some client socket may be
 # given its port as a local port (even connect to itself) and Kafka could not bind it again.

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import httpx
 
-from tests.system import Deployment
+from tests.support.processes import Deployment
 
 PASSWORD = "chaos-password-123"
 TASK_INTERVAL_S = 0.05

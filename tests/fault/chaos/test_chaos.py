@@ -13,7 +13,7 @@ from tests.fault.chaos.burst import BURST_USERS, Burst, is_burst_mail
 from tests.fault.chaos.checks import Outbox, ScenarioResult, measure_recovery, settle_and_count
 from tests.fault.chaos.infra import MAILER_CONCURRENCY, DeploymentFactory, Infra
 from tests.fault.chaos.load import SteadyLoad
-from tests.system import Deployment, wait_until
+from tests.support.processes import Deployment, wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(240)]
 

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -17,11 +16,11 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.events import DailyDigestRequested, DigestStats
+from app.core.events import DailyDigestRequested
 from app.core.models import ProcessedEvent
 from mailer.bootstrap import run_mailer
 from mailer.settings import MailerSettings
-from tests.integration.mailer.smtp_sink import RecordingHandler, SmtpSink
+from tests.support.smtp import RecordingHandler, SmtpSink
 
 
 async def eventually[T](
@@ -36,22 +35,6 @@ async def eventually[T](
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {within}s; last value: {result!r}")
         await asyncio.sleep(interval)
-
-
-def make_digest(
-    *, email: str | None = None, undone_titles: list[str] | None = None, day: date | None = None
-) -> DailyDigestRequested:
-    user_id = uuid.uuid4()
-    titles = ["Buy milk", "Call mum"] if undone_titles is None else undone_titles
-    when = datetime.combine(day or date(2026, 11, 26), datetime.min.time(), tzinfo=UTC)
-    return DailyDigestRequested(
-        event_id=DailyDigestRequested.id_for(user_id, when.date()),
-        occurred_at=when,
-        user_id=user_id,
-        email=email or f"user-{user_id.hex[:8]}@example.com",
-        stats=DigestStats(total=len(titles) + 1, done=1, undone=len(titles)),
-        undone_titles=titles,
-    )
 
 
 @pytest.fixture

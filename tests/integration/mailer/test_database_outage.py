@@ -14,13 +14,13 @@ from tests.integration.mailer.conftest import (
     RunningMailer,
     committed_offsets,
     eventually,
-    make_digest,
     processed_count,
     publish,
     running,
 )
-from tests.integration.mailer.smtp_sink import SmtpSink
-from tests.integration.mailer.tcp_proxy import TcpProxy
+from tests.support.digests import make_digest
+from tests.support.smtp import SmtpSink
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 

@@ -14,12 +14,12 @@ from tests.integration.mailer.conftest import (
     RunningMailer,
     committed_offsets,
     eventually,
-    make_digest,
     processed_count,
     publish,
     running,
 )
-from tests.integration.mailer.smtp_sink import SmtpSink
+from tests.support.digests import make_digest
+from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.integration
 

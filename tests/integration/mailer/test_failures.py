@@ -14,13 +14,14 @@ from tests.integration.mailer.conftest import (
     RunningMailer,
     committed_offsets,
     eventually,
-    make_digest,
     processed_count,
     publish,
     read_all,
     running,
 )
-from tests.integration.mailer.smtp_sink import RecordingHandler, SmtpSink, free_port
+from tests.support.digests import make_digest
+from tests.support.ports import free_port
+from tests.support.smtp import RecordingHandler, SmtpSink
 
 pytestmark = pytest.mark.integration
 

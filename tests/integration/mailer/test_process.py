@@ -17,12 +17,13 @@ from mailer.settings import MailerSettings
 from tests.integration.mailer.conftest import (
     committed_offsets,
     eventually,
-    make_digest,
     processed_count,
     publish,
 )
-from tests.integration.mailer.process import spawn_mailer
-from tests.integration.mailer.smtp_sink import SmtpSink, free_port
+from tests.support.digests import make_digest
+from tests.support.mailer_process import spawn_mailer
+from tests.support.ports import free_port
+from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.integration
 

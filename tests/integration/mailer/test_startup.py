@@ -11,8 +11,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mailer.settings import MailerSettings
-from tests.integration.mailer.conftest import eventually, make_digest, publish, running
-from tests.integration.mailer.smtp_sink import SmtpSink
+from tests.integration.mailer.conftest import eventually, publish, running
+from tests.support.digests import make_digest
+from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.integration
 

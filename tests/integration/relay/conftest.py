@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.core.events import TaskCreated
 from app.core.outbox import append_to_outbox
 from relay.settings import RelaySettings
+from relay.store import PostgresOutboxStore
 
 
 @pytest.fixture
@@ -48,6 +49,11 @@ class Harness:
     settings: RelaySettings
     kafka_servers: str
     topic: str
+
+    @property
+    def store(self) -> PostgresOutboxStore:
+        """The relay's store on this database, unfenced."""
+        return PostgresOutboxStore(self.session_factory)
 
     async def write(
         self,

@@ -8,20 +8,19 @@ import uuid
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relay.forwarder import Forwarder
 from relay.publisher import BrokerUnavailableError, KafkaPublisher
 from tests.integration.relay.conftest import Harness, has_all, poll
-from tests.integration.relay.fakes import FakePublisher
+from tests.unit.relay.fakes import FakePublisher
 
 pytestmark = pytest.mark.integration
 
 
-def parked_total() -> float:
-    return REGISTRY.get_sample_value("relay_parked_events_total") or 0.0
+def parked_total(forwarder: Forwarder) -> float:
+    return forwarder.metrics.registry.get_sample_value("relay_parked_events_total") or 0.0
 
 
 async def outbox_state(engine: AsyncEngine, event_id: uuid.UUID) -> tuple[int, bool, bool, str]:
@@ -47,8 +46,8 @@ async def test_a_rejected_row_is_parked_after_max_attempts_and_never_blocks_the_
     others = await relay.write(users=[other_user], per_key=5)
     publisher = FakePublisher()
     publisher.reject_keys.add(str(poison_user).encode())
-    forwarder = Forwarder(relay.session_factory, publisher, settings)
-    before = parked_total()
+    forwarder = Forwarder(relay.store, publisher, settings)
+    before = parked_total(forwarder)
 
     assert await forwarder.run_once() == 5
     assert publisher.event_ids() == [str(e.event_id) for e in others]
@@ -63,7 +62,7 @@ async def test_a_rejected_row_is_parked_after_max_attempts_and_never_blocks_the_
     attempts, parked, published, error = await outbox_state(relay.engine, poison.event_id)
     assert (attempts, parked, published) == (3, True, False)
     assert "MessageSizeTooLarge" in error
-    assert parked_total() == before + 1
+    assert parked_total(forwarder) == before + 1
 
     publisher.reject_keys.clear()
     later = await relay.write(users=[poison_user], per_key=2)
@@ -75,7 +74,7 @@ async def test_an_unavailable_broker_gets_nothing_claimed_or_marked(relay: Harne
     events = await relay.write(users=[uuid.uuid4()], per_key=3)
     publisher = FakePublisher()
     publisher.down = True
-    forwarder = Forwarder(relay.session_factory, publisher, relay.settings)
+    forwarder = Forwarder(relay.store, publisher, relay.settings)
 
     with pytest.raises(BrokerUnavailableError):
         await forwarder.run_once()
@@ -88,13 +87,13 @@ async def test_the_run_loop_rides_out_an_outage_and_recovers_by_itself(relay: Ha
     publisher = FakePublisher()
     publisher.down = True
     wakeup, stop = asyncio.Event(), asyncio.Event()
-    running = asyncio.create_task(
-        Forwarder(relay.session_factory, publisher, relay.settings).run(wakeup=wakeup, stop=stop)
-    )
-    errors_before = REGISTRY.get_sample_value("relay_errors_total", {"kind": "broker"}) or 0.0
+    forwarder = Forwarder(relay.store, publisher, relay.settings)
+    running = asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop))
+    registry = forwarder.metrics.registry
+    errors_before = registry.get_sample_value("relay_errors_total", {"kind": "broker"}) or 0.0
 
     async def failed_a_few_times() -> bool:
-        errors = REGISTRY.get_sample_value("relay_errors_total", {"kind": "broker"}) or 0.0
+        errors = registry.get_sample_value("relay_errors_total", {"kind": "broker"}) or 0.0
         return errors >= errors_before + 3
 
     try:
@@ -124,7 +123,7 @@ async def test_an_oversized_event_is_parked_by_the_real_broker_client_and_others
     [big] = await relay.write(users=[big_user], per_key=1, title="x" * 8000)
     after = await relay.write(users=small_users, per_key=3)
     publisher = KafkaPublisher(settings)
-    forwarder = Forwarder(relay.session_factory, publisher, settings)
+    forwarder = Forwarder(relay.store, publisher, settings)
     try:
         assert await forwarder.run_once() == len(before) + len(after)
         assert await forwarder.run_once() == 0
@@ -155,7 +154,7 @@ async def test_a_topic_size_limit_rejection_from_the_broker_parks_only_the_big_e
         [big] = await relay.write(users=[user], per_key=1, topic=small_topic, title="x" * 8000)
         after = await relay.write(users=[user], per_key=3, topic=small_topic)
         publisher = KafkaPublisher(settings)
-        forwarder = Forwarder(relay.session_factory, publisher, settings)
+        forwarder = Forwarder(relay.store, publisher, settings)
         try:
             for _ in range(10):
                 if (

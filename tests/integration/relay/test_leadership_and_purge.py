@@ -8,11 +8,12 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from relay.forwarder import Forwarder, LeadershipLostError
-from relay.leadership import Leadership
+from relay.forwarder import Forwarder
+from relay.leadership import Leadership, LeadershipLostError
 from relay.purge import purge_published
+from relay.store import PostgresOutboxStore
 from tests.integration.relay.conftest import Harness
-from tests.integration.relay.fakes import FakePublisher
+from tests.unit.relay.fakes import FakePublisher
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,8 @@ async def test_a_leader_whose_lock_connection_drops_stops_publishing_at_once(
     lock = leadership(relay)
     assert await lock.acquire(asyncio.Event())
     publisher = FakePublisher()
-    forwarder = Forwarder(relay.session_factory, publisher, relay.settings, fence=lock.verify)
+    store = PostgresOutboxStore(relay.session_factory, fence=lock.verify)
+    forwarder = Forwarder(store, publisher, relay.settings)
     await relay.write(users=[uuid.uuid4()], per_key=3)
     assert await forwarder.run_once() == 3
     watching = asyncio.create_task(lock.watch())
@@ -73,7 +75,7 @@ async def test_purge_deletes_only_published_rows_older_than_the_retention(relay:
             text("UPDATE outbox SET parked_at = now() - interval '3 hours' WHERE id = 8")
         )
 
-    deleted = await purge_published(relay.session_factory, retention_seconds=3600, batch_size=2)
+    deleted = await purge_published(relay.store, retention_seconds=3600, batch_size=2)
 
     assert deleted == 5
     async with relay.engine.connect() as conn:

@@ -8,13 +8,13 @@ import uuid
 import pytest
 
 from app.core.db import make_engine, make_session_factory
-from relay import metrics
 from relay.forwarder import Forwarder
 from relay.leadership import Leadership
 from relay.purge import purge_published
 from relay.settings import RelaySettings
+from relay.store import PostgresOutboxStore
 from tests.integration.relay.conftest import Harness
-from tests.integration.relay.fakes import FakePublisher
+from tests.unit.relay.fakes import FakePublisher
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +34,12 @@ async def test_claiming_marking_fencing_purging_and_gauges_work_as_the_relay_rol
         assert await lock.acquire(asyncio.Event())
         await relay.write(users=[uuid.uuid4()], per_key=3)
         publisher = FakePublisher()
-        forwarder = Forwarder(session_factory, publisher, settings, fence=lock.verify)
+        store = PostgresOutboxStore(session_factory, fence=lock.verify)
+        forwarder = Forwarder(store, publisher, settings)
         assert await forwarder.run_once() == 3
-        await metrics.refresh_backlog(session_factory)
-        assert metrics.UNPUBLISHED._value.get() == 0
-        assert await purge_published(session_factory, retention_seconds=0, batch_size=10) == 3
+        await forwarder.metrics.refresh_backlog(store)
+        assert forwarder.metrics.registry.get_sample_value("relay_outbox_unpublished") == 0
+        assert await purge_published(store, retention_seconds=0, batch_size=10) == 3
     finally:
         await lock.release()
         await engine.dispose()

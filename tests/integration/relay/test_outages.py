@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client import REGISTRY
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from app.core.events import TaskCreated
@@ -26,10 +26,14 @@ from tests.integration.relay.conftest import (
     poll,
     written_order,
 )
-from tests.integration.relay.processes import ROOT, free_port
-from tests.services import missing
+from tests.support import ROOT
+from tests.support.ports import free_port
+from tests.support.services import missing
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
+
+#: The metrics registries of the relays `running` started (each relay has its own).
+REGISTRIES: list[CollectorRegistry] = []
 
 
 class OwnKafka:
@@ -67,13 +71,18 @@ def own_kafka() -> Iterator[OwnKafka]:
 async def running(relay: Harness) -> AsyncIterator[list[RelaySettings]]:
     """Start `serve(settings)` for the settings a test appends; stop them all afterwards."""
     configs: list[RelaySettings] = []
+    REGISTRIES.clear()
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
 
     async def starter() -> None:
         while True:
             while len(tasks) < len(configs):
-                tasks.append(asyncio.create_task(serve(configs[len(tasks)], stop)))
+                registry = CollectorRegistry()
+                REGISTRIES.append(registry)
+                tasks.append(
+                    asyncio.create_task(serve(configs[len(tasks)], stop, registry=registry))
+                )
             await asyncio.sleep(0.01)
 
     starting = asyncio.create_task(starter())
@@ -85,7 +94,10 @@ async def running(relay: Harness) -> AsyncIterator[list[RelaySettings]]:
 
 
 def broker_errors() -> float:
-    return REGISTRY.get_sample_value("relay_errors_total", {"kind": "broker"}) or 0.0
+    """Failed cycles counted by the relays the `running` fixture started."""
+    return sum(
+        r.get_sample_value("relay_errors_total", {"kind": "broker"}) or 0.0 for r in REGISTRIES
+    )
 
 
 async def test_a_broker_crash_under_writes_loses_nothing_and_heals_by_itself(

@@ -14,7 +14,7 @@ import pytest
 
 from app.core.events import TaskCreated
 from tests.integration.relay.conftest import Harness, first_seen_order, has_all, poll, written_order
-from tests.integration.relay.processes import RelayProcess
+from tests.support.relay_process import RelayProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 

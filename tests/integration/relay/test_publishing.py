@@ -29,7 +29,7 @@ SET_TRACEPARENT = text(
 @pytest.fixture
 async def forwarder(relay: Harness) -> AsyncIterator[Forwarder]:
     publisher = KafkaPublisher(relay.settings)
-    yield Forwarder(relay.session_factory, publisher, relay.settings)
+    yield Forwarder(relay.store, publisher, relay.settings)
     await publisher.stop()
 
 
@@ -130,7 +130,7 @@ async def test_under_a_stream_of_commits_one_claim_takes_the_writes_of_the_claim
 ) -> None:
     settings = relay.settings.model_copy(update={"relay_claim_interval_ms": 1000})
     publisher = CountingPublisher(settings)
-    forwarder = Forwarder(relay.session_factory, publisher, settings)
+    forwarder = Forwarder(relay.store, publisher, settings)
     try:
         async with running(forwarder, settings):
             await relay.write(users=[uuid.uuid4()], per_key=1)

@@ -52,9 +52,7 @@ async def test_api_writes_arrive_on_kafka_in_per_user_order(relay: Harness) -> N
     assert len(rows) == 2 * (1 + 2 * 2 + 1)  # registered, 2 x (created, completed), deleted
     publisher = KafkaPublisher(relay.settings)
     try:
-        assert await Forwarder(relay.session_factory, publisher, relay.settings).run_once() == len(
-            rows
-        )
+        assert await Forwarder(relay.store, publisher, relay.settings).run_once() == len(rows)
     finally:
         await publisher.stop()
 

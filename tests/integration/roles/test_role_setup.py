@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import create_engine, exc, make_url, text
 
 from tests.integration.roles.test_service_roles import ROLE_LIMITS
-from tests.migrations import downgrade, empty_database, upgrade
-from tests.services import missing
+from tests.support.migrations import downgrade, empty_database, upgrade
+from tests.support.services import missing
 
 pytestmark = pytest.mark.integration
 

@@ -11,21 +11,20 @@ import pytest
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.db import UnitOfWork, make_session_factory
+from app.core.db import SqlAlchemyUnitOfWork, make_session_factory
 from app.ratelimit import LoginRateLimiter, RegistrationRateLimiter
 from app.security import Passwords
 from app.tasks import create_task, delete_task, get_owned_task, list_tasks, update_task
 from app.users import InvalidCredentialsError, authenticate, register_user
 from mailer.dedupe import PostgresDedupeStore
-from relay.forwarder import CLAIM, MARK_PUBLISHED, RECORD_FAILURE
-from relay.metrics import BACKLOG
 from relay.purge import purge_published
+from relay.store import BACKLOG, CLAIM, MARK_PUBLISHED, RECORD_FAILURE, PostgresOutboxStore
 from scheduler.digest import DigestOptions, run_digest
-from tests.migrations import ROOT
+from tests.support.migrations import ROOT
 
 pytestmark = pytest.mark.integration
 
-# SPEC §4: API: users, tasks, insert into outbox (plus its login counters); scheduler: read
+# Decision 0006: API: users, tasks, insert into outbox (plus its login counters); scheduler: read
 # users/tasks, insert into outbox; relay: outbox only; mailer: processed_events only.
 EXPECTED_GRANTS = {
     "todo_api": {
@@ -202,18 +201,18 @@ async def test_the_api_role_runs_accounts_and_tasks_through_the_domain_code(
     registrations = RegistrationRateLimiter(
         max_per_client=5, max_total=50, window=timedelta(minutes=5)
     )
-    async with UnitOfWork(sessions) as uow:
+    async with SqlAlchemyUnitOfWork(sessions) as uow:
         user = await register_user(
             uow=uow, passwords=passwords, limiter=registrations, email="role@example.com",
             password="correct horse", client="127.0.0.1",
         )  # fmt: skip
-    async with UnitOfWork(sessions) as uow:
+    async with SqlAlchemyUnitOfWork(sessions) as uow:
         with pytest.raises(InvalidCredentialsError):
             await authenticate(
                 uow=uow, passwords=passwords, limiter=limiter, email=user.email,
                 password="wrong password", client="127.0.0.1",
             )  # fmt: skip
-    async with UnitOfWork(sessions) as uow:
+    async with SqlAlchemyUnitOfWork(sessions) as uow:
         await authenticate(
             uow=uow, passwords=passwords, limiter=limiter, email=user.email,
             password="correct horse", client="127.0.0.1",
@@ -222,13 +221,13 @@ async def test_the_api_role_runs_accounts_and_tasks_through_the_domain_code(
     async with autocommit.connect() as conn:
         task = await create_task(conn, user_id=user.id, title="write the runbook")
     assert task is not None
-    async with UnitOfWork(sessions) as uow:
+    async with SqlAlchemyUnitOfWork(sessions) as uow:
         owned = await get_owned_task(
             session=uow.session, user_id=user.id, task_id=task.id, for_update=True
         )
         assert owned is not None
         await update_task(uow=uow, task=owned, title="write the runbook today", done=True)
-    async with UnitOfWork(sessions) as uow:
+    async with SqlAlchemyUnitOfWork(sessions) as uow:
         tasks, counts = await list_tasks(
             session=uow.session, user_id=user.id, done=True, limit=10, offset=0
         )
@@ -273,7 +272,7 @@ async def test_the_relay_role_claims_publishes_parks_and_purges_with_its_own_sta
         parked = (await conn.execute(RECORD_FAILURE, failure)).one().parked
         backlog = (await conn.execute(BACKLOG)).one()
     purged = await purge_published(
-        make_session_factory(relay), retention_seconds=-60, batch_size=10
+        PostgresOutboxStore(make_session_factory(relay)), retention_seconds=-60, batch_size=10
     )
     assert (len(ids), parked, backlog.unpublished, purged) == (3, True, 0, 2)
 

@@ -13,16 +13,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.events import DailyDigestRequested
 from tests.integration.scheduler.conftest import ReadDigests
 from tests.integration.scheduler.factories import create_users, zone_past_midnight
+from tests.support import ROOT
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def scheduler_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -145,6 +147,48 @@ async def test_daemon_catches_up_on_start_beats_and_stops_cleanly_on_sigterm(
         DailyDigestRequested.id_for(user.id, local_yesterday) for user in users
     }
     assert elsewhere[0].id not in {d.event.user_id for d in digests}
+
+
+async def test_daemon_serves_health_and_the_metrics_of_its_runs_when_given_a_port(
+    db: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    await create_users(session_factory, 2)
+    port = free_port()
+    env = scheduler_env(
+        database_url,
+        DIGEST_CRON="* * * * *",
+        DIGEST_GRACE_SECONDS="3600",
+        SCHEDULER_HEARTBEAT_FILE=str(tmp_path / "heartbeat"),
+        SCHEDULER_METRICS_PORT=str(port),
+    )
+    daemon = await start(env)
+    metrics = ""
+
+    async def counted_the_catch_up() -> bool:
+        nonlocal metrics
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                metrics = (await client.get("/metrics")).text
+        except httpx.HTTPError:
+            return False
+        return 'scheduler_digest_runs_total{outcome="ok"}' in metrics
+
+    try:
+        await poll(counted_the_catch_up)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            health = await client.get("/healthz")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        stopped = await finish(daemon)
+
+    assert (health.status_code, health.json()["status"]) == (200, "ok")
+    assert "scheduler_digests_enqueued_total" in metrics
+    assert "scheduler_last_digest_run_timestamp_seconds" in metrics
+    assert "process_resident_memory_bytes" in metrics
+    assert stopped.returncode == 0, stopped.stderr
 
 
 async def test_sigterm_during_a_run_exits_cleanly_and_the_next_run_completes_it(

@@ -96,7 +96,7 @@ async def test_creating_writes_the_task_and_its_task_created_row_in_one_statemen
     conn = FakeConnection(answer=uuid.uuid4())
     user_id = uuid.uuid4()
 
-    task = await create_task(conn, user_id=user_id, title="Buy milk", topic="events")  # type: ignore[arg-type]
+    task = await create_task(conn, user_id=user_id, title="Buy milk", topic="events")
 
     assert task is not None
     [(statement, params)] = conn.executed
@@ -124,7 +124,7 @@ async def test_creating_writes_the_task_and_its_task_created_row_in_one_statemen
 async def test_creating_for_a_user_that_is_gone_returns_none() -> None:
     conn = FakeConnection(answer=None)  # the statement's owner check matched no user
 
-    task = await create_task(conn, user_id=uuid.uuid4(), title="Buy milk")  # type: ignore[arg-type]
+    task = await create_task(conn, user_id=uuid.uuid4(), title="Buy milk")
 
     assert task is None
 

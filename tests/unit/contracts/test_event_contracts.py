@@ -1,4 +1,4 @@
-"""Event contracts: SPEC §7 payloads, strictness, UTC timestamps, the generated documents."""
+"""Event contracts: the documented payloads, strictness, UTC timestamps, the generated documents."""
 
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ pytestmark = pytest.mark.unit
 
 USER = "5f0c6a34-1f7e-4b8e-9d55-0c9a2f3e4b71"
 TASK = "a3e1c2d4-6b7f-4a8e-9c0d-1e2f3a4b5c6d"
-# SPEC §7, with concrete values in place of "uuid", "ISO8601" and "string".
-SPEC_PAYLOADS: dict[str, tuple[type, str]] = {
+# The payloads docs/contracts.md shows, with concrete values in place of "uuid", "ISO8601" and
+# "string".
+CONTRACT_PAYLOADS: dict[str, tuple[type, str]] = {
     "task.created": (
         TaskCreated,
         '{"event_id":"0d7e5f3a-8c2b-4e6d-9a1f-3b5c7d9e1f20","type":"task.created",'
@@ -56,7 +57,7 @@ SPEC_PAYLOADS: dict[str, tuple[type, str]] = {
         '"stats":{"total":3,"done":1,"undone":2},"undone_titles":["Buy milk","Call mum"]}',
     ),
 }
-SPEC_FIELDS = {
+CONTRACT_FIELDS = {
     "task.created": {"event_id", "type", "occurred_at", "user_id", "task_id", "title"},
     "task.completed": {"event_id", "type", "occurred_at", "user_id", "task_id"},
     "email.daily_digest.requested": {
@@ -88,29 +89,29 @@ def asyncapi_payload_validator(document: dict[str, Any], model: str) -> Draft202
     )
 
 
-@pytest.mark.parametrize("event_type", SPEC_PAYLOADS)
+@pytest.mark.parametrize("event_type", CONTRACT_PAYLOADS)
 def test_spec_payload_decodes_to_its_model_and_round_trips_exactly(event_type: str) -> None:
-    model, raw = SPEC_PAYLOADS[event_type]
+    model, raw = CONTRACT_PAYLOADS[event_type]
 
     event = decode_event(raw)
 
     assert type(event) is model
     assert json.loads(event.model_dump_json()) == json.loads(raw)
-    assert set(json.loads(event.model_dump_json())) == SPEC_FIELDS[event_type]
+    assert set(json.loads(event.model_dump_json())) == CONTRACT_FIELDS[event_type]
 
 
-@pytest.mark.parametrize("event_type", SPEC_PAYLOADS)
+@pytest.mark.parametrize("event_type", CONTRACT_PAYLOADS)
 def test_spec_payload_validates_against_the_published_json_schema(
     event_type: str, schema_validator: Draft202012Validator
 ) -> None:
-    schema_validator.validate(json.loads(SPEC_PAYLOADS[event_type][1]))
+    schema_validator.validate(json.loads(CONTRACT_PAYLOADS[event_type][1]))
 
 
-@pytest.mark.parametrize("event_type", SPEC_PAYLOADS)
+@pytest.mark.parametrize("event_type", CONTRACT_PAYLOADS)
 def test_an_unknown_field_is_refused_by_model_and_schema(
     event_type: str, schema_validator: Draft202012Validator
 ) -> None:
-    payload = {**json.loads(SPEC_PAYLOADS[event_type][1]), "is_admin": True}
+    payload = {**json.loads(CONTRACT_PAYLOADS[event_type][1]), "is_admin": True}
 
     with pytest.raises(ValidationError, match="is_admin"):
         decode_event(json.dumps(payload))
@@ -121,7 +122,7 @@ def test_an_unknown_field_is_refused_by_model_and_schema(
 def test_a_digest_without_a_required_field_is_refused_by_the_schema(
     missing: str, schema_validator: Draft202012Validator
 ) -> None:
-    payload = json.loads(SPEC_PAYLOADS["email.daily_digest.requested"][1])
+    payload = json.loads(CONTRACT_PAYLOADS["email.daily_digest.requested"][1])
     del payload[missing]
 
     assert not schema_validator.is_valid(payload)
@@ -137,7 +138,7 @@ def test_a_digest_without_a_required_field_is_refused_by_the_schema(
     ],
 )
 def test_a_digest_without_a_required_field_is_refused_when_decoded(missing: str) -> None:
-    payload = json.loads(SPEC_PAYLOADS["email.daily_digest.requested"][1])
+    payload = json.loads(CONTRACT_PAYLOADS["email.daily_digest.requested"][1])
     del payload[missing]
 
     with pytest.raises(ValidationError):
@@ -145,7 +146,7 @@ def test_a_digest_without_a_required_field_is_refused_when_decoded(missing: str)
 
 
 def test_a_negative_count_in_digest_stats_is_refused() -> None:
-    payload = json.loads(SPEC_PAYLOADS["email.daily_digest.requested"][1])
+    payload = json.loads(CONTRACT_PAYLOADS["email.daily_digest.requested"][1])
     payload["stats"]["undone"] = -1
 
     with pytest.raises(ValidationError):
@@ -167,7 +168,7 @@ def test_occurred_at_is_written_as_utc_iso_8601_whatever_zone_it_was_built_in() 
 
 
 def test_an_occurred_at_without_a_zone_is_refused() -> None:
-    payload = json.loads(SPEC_PAYLOADS["task.completed"][1])
+    payload = json.loads(CONTRACT_PAYLOADS["task.completed"][1])
     payload["occurred_at"] = "2026-01-01T11:00:00"
 
     with pytest.raises(ValidationError, match="timezone"):
@@ -177,7 +178,7 @@ def test_an_occurred_at_without_a_zone_is_refused() -> None:
 def test_an_occurred_at_outside_utc_is_refused_by_the_schema(
     schema_validator: Draft202012Validator,
 ) -> None:
-    payload = json.loads(SPEC_PAYLOADS["task.completed"][1])
+    payload = json.loads(CONTRACT_PAYLOADS["task.completed"][1])
     payload["occurred_at"] = "2026-01-01T14:00:00+03:00"
 
     assert not schema_validator.is_valid(payload)

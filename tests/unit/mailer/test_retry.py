@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
-from tenacity import wait_none
+from tenacity import AsyncRetrying, RetryCallState, wait_none
 
 from mailer.message import (
     DatabaseUnavailableError,
@@ -89,10 +89,11 @@ async def test_a_database_outage_is_not_spent_against_the_smtp_bound(
 def test_backoff_grows_and_stays_under_its_cap() -> None:
     wait = backoff(initial=0.5, maximum=4.0)
 
-    class Attempt:
-        def __init__(self, n: int) -> None:
-            self.attempt_number = n
+    def attempt(n: int) -> RetryCallState:
+        state = RetryCallState(retry_object=AsyncRetrying(), fn=None, args=(), kwargs={})
+        state.attempt_number = n
+        return state
 
-    waits = [wait(Attempt(n)) for n in range(1, 12)]  # type: ignore[arg-type]
+    waits = [wait(attempt(n)) for n in range(1, 12)]
     assert all(0.5 <= w <= 4.0 for w in waits)
     assert waits[-1] == 4.0

@@ -8,24 +8,26 @@ import uuid
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from relay.forwarder import to_message, wait_any
+from relay.envelope import to_message
 from relay.metrics import Health
 from relay.settings import RelaySettings
+from relay.store import ClaimedRow
+from relay.waits import wait_any
 
 pytestmark = pytest.mark.unit
 
 
-def row(headers: dict[str, str] | None = None) -> tuple[object, ...]:
-    """A claimed row, in the claim query's column order."""
-    return (
-        1,
-        uuid.UUID("2f1c0e5e-7a9b-4c3d-8e2f-1a2b3c4d5e6f"),
-        "events",
-        "8d4b4f2c-5b1e-4d8e-9a53-0d5f3c1f0a11",
-        "task.created",
-        '{"type": "task.created", "title": "caf\u00e9"}',
-        headers,
-        1_700_000_000.0,
+def row(headers: dict[str, str] | None = None) -> ClaimedRow:
+    """A claimed row."""
+    return ClaimedRow(
+        id=1,
+        event_id=str(uuid.UUID("2f1c0e5e-7a9b-4c3d-8e2f-1a2b3c4d5e6f")),
+        topic="events",
+        key="8d4b4f2c-5b1e-4d8e-9a53-0d5f3c1f0a11",
+        type="task.created",
+        value='{"type": "task.created", "title": "caf\u00e9"}',
+        headers=headers,
+        created=1_700_000_000.0,
     )
 
 
@@ -81,11 +83,11 @@ def test_a_batch_size_of_zero_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_health_turns_unhealthy_when_the_loop_stops_reporting() -> None:
     health = Health(stale_after=0.0)
     health.beat("leader")
-    healthy, body = health.report()
-    assert not healthy
-    assert body["status"] == "stuck"
-    assert body["role"] == "leader"
-    assert Health(stale_after=60).report()[0]
+    report = health.report()
+    assert not report.healthy
+    assert report.detail["status"] == "stuck"
+    assert report.detail["role"] == "leader"
+    assert Health(stale_after=60).report().healthy
 
 
 async def test_wait_any_returns_when_one_event_is_set() -> None:

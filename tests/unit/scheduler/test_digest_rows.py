@@ -9,8 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.core.events import DailyDigestRequested
-from app.core.outbox import outbox_row
-from scheduler.digest import OUTBOX_COLUMNS, build_digest
+from scheduler.digest import build_digest
 
 pytestmark = pytest.mark.unit
 
@@ -40,11 +39,3 @@ def test_digest_id_is_the_one_derived_from_user_and_day() -> None:
     digest = build_digest(row, day=DAY, occurred_at=AT, max_titles=50)
 
     assert digest.event_id == DailyDigestRequested.id_for(row.user_id, DAY)
-
-
-def test_the_page_insert_fills_every_column_of_the_shared_outbox_row_shape() -> None:
-    digest = build_digest(
-        aggregated(total=1, done=0, titles=["a"]), day=DAY, occurred_at=AT, max_titles=5
-    )
-
-    assert set(outbox_row(digest)) == set(OUTBOX_COLUMNS)

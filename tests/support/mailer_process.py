@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from mailer.settings import MailerSettings
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support import ROOT
 
 
 def spawn_mailer(

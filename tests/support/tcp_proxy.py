@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from tests.integration.mailer.smtp_sink import free_port
+from tests.support.ports import free_port
 
 
 class TcpProxy:

@@ -2,61 +2,31 @@
 
 It starts the real entry points (`python -m app`, `-m relay`, `-m mailer`, `-m scheduler run-once`)
 as subprocesses configured only by environment variables, waits until each is healthy, and
-kills or restarts them on demand. Beside it: an SMTP server that records what it receives and can
-be told to fail with a 4xx, and a reader of a whole Kafka topic (what the fault tests compare
-with the outbox PostgreSQL committed).
+kills or restarts them on demand. Its SMTP server is `tests.support.smtp`, its reader of a whole
+Kafka topic `tests.support.kafka`.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
-import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import make_url
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+from tests.support.ports import Health, free_port
+from tests.support.smtp import SmtpServer
+
 PYTHON = sys.executable
-UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-
-Health = Callable[[], bool]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> Health:
-    def check() -> bool:
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            return s.connect_ex((host, port)) == 0
-
-    return check
 
 
 def http_ok(url: str) -> Health:
@@ -288,166 +258,7 @@ def run_scheduler_once(
     return done.returncode
 
 
-# --- SMTP -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    message: EmailMessage
-    at: float
-
-    @property
-    def message_id(self) -> str:
-        return str(self.message["Message-ID"] or "")
-
-    @property
-    def event_id(self) -> uuid.UUID | None:
-        """The event id the Message-ID was derived from, if it carries one."""
-        match = UUID_RE.search(self.message_id)
-        return uuid.UUID(match.group(0)) if match else None
-
-    def text(self) -> str:
-        part = self.message.get_body(preferencelist=("plain",))
-        return "" if part is None else str(part.get_content())
-
-    def html(self) -> str:
-        part = self.message.get_body(preferencelist=("html",))
-        return "" if part is None else str(part.get_content())
-
-
-class _RecordingHandler:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.messages: list[Received] = []
-        self.failing_until = 0.0
-        self.rejected = 0
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
-        with self.lock:
-            if time.monotonic() < self.failing_until:
-                self.rejected += 1
-                return "451 4.3.0 Temporarily unable to accept mail (test)"
-            raw = envelope.original_content or envelope.content or b""
-            if isinstance(raw, str):
-                raw = raw.encode()
-            message = email.message_from_bytes(raw, policy=email.policy.default)
-            assert isinstance(message, EmailMessage)
-            self.messages.append(
-                Received(
-                    mail_from=str(envelope.mail_from),
-                    rcpt_tos=tuple(envelope.rcpt_tos),
-                    message=message,
-                    at=time.monotonic(),
-                )
-            )
-        return "250 2.0.0 OK"
-
-
-class SmtpServer:
-    """A real SMTP server on 127.0.0.1 (aiosmtpd) that records messages and can fail on demand."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._handler = _RecordingHandler()
-        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
-
-    def __enter__(self) -> SmtpServer:
-        self._controller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._controller.stop()
-
-    @property
-    def messages(self) -> list[Received]:
-        with self._handler.lock:
-            return list(self._handler.messages)
-
-    @property
-    def rejected(self) -> int:
-        return self._handler.rejected
-
-    def fail_for(self, seconds: float) -> None:
-        """Answer every message with 451 (a transient failure) for the next `seconds`."""
-        with self._handler.lock:
-            self._handler.failing_until = time.monotonic() + seconds
-
-    def recover(self) -> None:
-        with self._handler.lock:
-            self._handler.failing_until = 0.0
-
-    def emails_per_event(self) -> Counter[uuid.UUID]:
-        return Counter(m.event_id for m in self.messages if m.event_id is not None)
-
-
-# --- Kafka and the outbox -----------------------------------------------------------------------
-
-
-async def topic_records(servers: str, topic: str, within: float = 30.0) -> list[dict[str, Any]]:
-    """Every record on `topic` from the beginning up to its end at the time of the call."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=servers,
-        enable_auto_commit=False,
-        group_id=None,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + within
-        while not consumer.assignment():  # every partition, once the topic's metadata is in
-            if time.monotonic() > deadline:
-                msg = f"topic {topic} not found within {within} s"
-                raise LookupError(msg)
-            await consumer.getmany(timeout_ms=100)
-        tps = sorted(consumer.assignment())
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        records: list[dict[str, Any]] = []
-        while await _behind(consumer, ends):
-            if time.monotonic() > deadline:
-                msg = f"could not read {topic} to its end within {within} s"
-                raise TimeoutError(msg)
-            batch = await consumer.getmany(timeout_ms=500)
-            for messages in batch.values():
-                records += [_record(m) for m in messages]
-        return records
-    finally:
-        await consumer.stop()
-
-
-async def _behind(consumer: AIOKafkaConsumer, ends: Mapping[Any, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return True
-    return False
-
-
-def _record(message: Any) -> dict[str, Any]:
-    headers = {k: v.decode() for k, v in (message.headers or [])}
-    value = json.loads(message.value) if message.value else {}
-    return {
-        "partition": message.partition,
-        "offset": message.offset,
-        "key": message.key.decode() if message.key else None,
-        "headers": headers,
-        "value": value,
-        "event_id": uuid.UUID(value.get("event_id") or headers["event_id"]),
-    }
-
-
-async def delete_topics(servers: str, names: list[str]) -> None:
-    """Delete those of `names` that exist (a run's own topics, when it is done)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        if doomed := [n for n in names if n in existing]:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
+# --- the outbox ----------------------------------------------------------------------------
 
 
 def sync_url(database_url: str) -> str:

@@ -6,14 +6,12 @@ import argparse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from alembic import command
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 
 
 def alembic_config(url: str) -> Config:

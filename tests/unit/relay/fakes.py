@@ -1,0 +1,145 @@
+"""In-memory stand-ins for the relay's adapters: a publisher and an outbox store."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+
+from app.core.events import Event
+from app.core.outbox import outbox_row
+from relay.leadership import LeadershipLostError
+from relay.publisher import BrokerUnavailableError, Failure, Message
+from relay.store import Backlog, ClaimedBatch, ClaimedRow, FailureRecord
+
+
+class FakePublisher:
+    """Remembers what it sent, can be down, can reject chosen keys permanently."""
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+        self.down = False
+        self.reject_keys: set[bytes] = set()
+
+    async def ensure_ready(self) -> None:
+        if self.down:
+            raise BrokerUnavailableError("fake broker is down")
+
+    async def publish(self, messages: Sequence[Message]) -> list[Failure | None]:
+        await self.ensure_ready()
+        outcomes: list[Failure | None] = []
+        for m in messages:
+            if m.key in self.reject_keys:
+                outcomes.append(Failure("MessageSizeTooLargeError: too big", permanent=True))
+            else:
+                self.sent.append(m)
+                outcomes.append(None)
+        return outcomes
+
+    def event_ids(self) -> list[str]:
+        return [dict(m.headers)["event_id"].decode() for m in self.sent]
+
+
+@dataclass
+class StoredRow:
+    """One outbox row with the relay's bookkeeping, as the table would hold it."""
+
+    row: ClaimedRow
+    published_at: float | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    parked: bool = False
+
+
+@dataclass
+class _Batch:
+    rows: Sequence[ClaimedRow]
+    published: list[int] = field(default_factory=list)
+    failures: dict[int, tuple[int, str, bool]] = field(default_factory=dict)
+    _store: FakeOutboxStore | None = None
+
+    async def mark_published(self, ids: Sequence[int]) -> None:
+        self.published.extend(ids)
+
+    async def record_failure(self, row_id: int, *, error: str, max_attempts: int) -> FailureRecord:
+        assert self._store is not None
+        attempts = self._store.rows[row_id].attempts + 1
+        self.failures[row_id] = (attempts, error, attempts >= max_attempts)
+        return FailureRecord(attempts=attempts, parked=attempts >= max_attempts)
+
+
+class FakeOutboxStore:
+    """The outbox in a dict: a claim's changes apply when it ends cleanly, as at COMMIT."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, StoredRow] = {}
+        self.claims = 0
+        #: Set to make every claim fail as a relay that lost its lock would.
+        self.fenced = False
+
+    def add(
+        self, *events: Event, topic: str = "events", headers: dict[str, str] | None = None
+    ) -> None:
+        for event in events:
+            values = outbox_row(event, topic=topic)
+            row_id = len(self.rows) + 1
+            self.rows[row_id] = StoredRow(
+                ClaimedRow(
+                    id=row_id,
+                    event_id=str(values["event_id"]),
+                    topic=topic,
+                    key=values["key"],
+                    type=values["type"],
+                    value=event.model_dump_json(),
+                    headers=headers,
+                    created=time.time(),
+                )
+            )
+
+    def unpublished(self) -> list[uuid.UUID]:
+        return [
+            uuid.UUID(s.row.event_id)
+            for s in self.rows.values()
+            if s.published_at is None and not s.parked
+        ]
+
+    def claim(self, limit: int) -> AbstractAsyncContextManager[ClaimedBatch]:
+        return self._claim(limit)
+
+    @asynccontextmanager
+    async def _claim(self, limit: int) -> AsyncIterator[ClaimedBatch]:
+        if self.fenced:
+            raise LeadershipLostError
+        self.claims += 1
+        waiting = [s.row for s in self.rows.values() if s.published_at is None and not s.parked]
+        batch = _Batch(rows=waiting[:limit], _store=self)
+        yield batch  # an exception here is a rollback: nothing below happens
+        now = time.time()
+        for row_id in batch.published:
+            self.rows[row_id].published_at = now
+        for row_id, (attempts, error, parked) in batch.failures.items():
+            stored = self.rows[row_id]
+            stored.attempts, stored.last_error, stored.parked = attempts, error, parked
+
+    async def purge(self, *, retention_seconds: float, limit: int) -> int:
+        cutoff = time.time() - retention_seconds
+        old = [
+            row_id
+            for row_id, s in self.rows.items()
+            if s.published_at is not None and s.published_at < cutoff
+        ][:limit]
+        for row_id in old:
+            del self.rows[row_id]
+        return len(old)
+
+    async def backlog(self) -> Backlog:
+        waiting = [s for s in self.rows.values() if s.published_at is None]
+        unparked = [s for s in waiting if not s.parked]
+        oldest = min((s.row.created for s in unparked), default=None)
+        return Backlog(
+            unpublished=len(unparked),
+            oldest_age=0.0 if oldest is None else time.time() - oldest,
+            parked=len(waiting) - len(unparked),
+        )

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from httpx import AsyncClient, BasicAuth
+from httpx import USE_CLIENT_DEFAULT, AsyncClient, BasicAuth
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -158,7 +158,9 @@ async def test_a_repeated_callback_changes_and_announces_nothing_more(
 async def test_bad_credentials_are_a_401_and_change_nothing(
     client: AsyncClient, db: AsyncEngine, alice: Account, auth: BasicAuth | None
 ) -> None:
-    response = await client.post("/webhooks/mailjet", json=hard_bounce(alice.email), auth=auth)
+    response = await client.post(
+        "/webhooks/mailjet", json=hard_bounce(alice.email), auth=auth or USE_CLIENT_DEFAULT
+    )
 
     assert_problem(response, 401)
     assert response.headers["WWW-Authenticate"].startswith("Basic")

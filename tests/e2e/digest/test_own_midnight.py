@@ -184,7 +184,11 @@ def test_users_in_three_zones_get_their_digest_at_their_own_midnight_and_can_uns
         # Each midnight sends exactly the digest of that zone's user, and nobody else's.
         for position, zone in enumerate((TOKYO, LONDON, ANGELES)):
             assert counts(run_at(stack, MIDNIGHT[zone]))["enqueued"] == "1"
-            wait_until(lambda z=zone: len(mail_to(stack, users[z])) == 1, timeout=MAIL_WAIT_SECONDS)
+
+            def mailed(z: str = zone) -> bool:
+                return len(mail_to(stack, users[z])) == 1
+
+            wait_until(mailed, timeout=MAIL_WAIT_SECONDS)
             later = (TOKYO, LONDON, ANGELES)[position + 1 :]
             assert [digest_rows(stack, users[z]) for z in later] == [0] * len(later)
             [mail] = mail_to(stack, users[zone])

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.db import UnitOfWork, make_session_factory
+from app.core.db import SqlAlchemyUnitOfWork, make_session_factory
 from app.preferences import disable_digest_for_emails, update_preferences
 from scheduler.digest import DigestOptions, run_due_digests
 from scheduler.due import Window
@@ -45,11 +45,11 @@ async def test_the_api_role_changes_preferences_and_announces_them(
     user_id = await _seed_user(db)
     sessions = make_session_factory(role_engines["todo_api"])
 
-    async with UnitOfWork(sessions) as uow:
+    async with SqlAlchemyUnitOfWork(sessions) as uow:
         await update_preferences(
             uow=uow, user_id=user_id, cause="settings", timezone="Asia/Kathmandu"
         )
-    async with UnitOfWork(sessions) as uow:
+    async with SqlAlchemyUnitOfWork(sessions) as uow:
         changed = await disable_digest_for_emails(
             uow=uow, emails=[(f"{user_id}@example.com", "spam")]
         )

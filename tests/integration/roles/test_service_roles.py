@@ -20,7 +20,7 @@ from mailer.dedupe import PostgresDedupeStore
 from relay.purge import purge_published
 from relay.store import BACKLOG, CLAIM, MARK_PUBLISHED, RECORD_FAILURE, PostgresOutboxStore
 from scheduler.digest import DigestOptions, run_digest
-from tests.support.migrations import ROOT
+from tests.support import ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -26,7 +26,6 @@ from tests.support.ports import free_port
 pytestmark = pytest.mark.integration
 
 
-
 def scheduler_env(database_url: str, **extra: str) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url, "LOG_JSON": "true", **extra}
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.unit
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc,arg-type]
 
 
 def tick_ending(until: datetime) -> Window:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import utcnow
 from app.core.db import engine_from_settings, make_session_factory
@@ -50,32 +54,30 @@ def _instant(value: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+@asynccontextmanager
+async def _sessions(settings: SchedulerSettings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions of an engine that lives as long as one command."""
+    engine = engine_from_settings(settings)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
 async def run_once(settings: SchedulerSettings, day: date | None) -> DigestResult:
     """One digest run for `day`, outside the schedule (operators, tests, demos)."""
     day = day or digest_day(utcnow(), settings.zone)
-    engine = engine_from_settings(settings)
-    try:
-        return await run_digest(
-            session_factory=make_session_factory(engine),
-            day=day,
-            options=digest_options(settings),
-        )
-    finally:
-        await engine.dispose()
+    async with _sessions(settings) as sessions:
+        return await run_digest(session_factory=sessions, day=day, options=digest_options(settings))
 
 
 async def run_once_at(settings: SchedulerSettings, at: datetime) -> DueResult:
     """The tick the daemon would run at `at`, looking back the grace period."""
     window = Window.before(at, timedelta(seconds=settings.digest_grace_seconds))
-    engine = engine_from_settings(settings)
-    try:
+    async with _sessions(settings) as sessions:
         return await run_due_digests(
-            session_factory=make_session_factory(engine),
-            window=window,
-            options=digest_options(settings),
+            session_factory=sessions, window=window, options=digest_options(settings)
         )
-    finally:
-        await engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:

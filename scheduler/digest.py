@@ -93,10 +93,9 @@ class PageResult:
 
 
 @dataclass(frozen=True, slots=True)
-class DigestResult:
-    """What a whole run did: `enqueued` new digests, `existing` ones a previous run had written."""
+class Counts:
+    """Users read, digests written (`enqueued`) and found written by an earlier run (`existing`)."""
 
-    day: date
     users: int
     enqueued: int
     existing: int
@@ -105,6 +104,13 @@ class DigestResult:
     def skipped(self) -> int:
         """Users without any task, when empty digests are switched off."""
         return self.users - self.enqueued - self.existing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestResult(Counts):
+    """What a whole run for one day did."""
+
+    day: date
 
 
 def build_digest(
@@ -259,20 +265,12 @@ async def run_digest(
     return result
 
 
-@dataclass(frozen=True, slots=True)
-class DueResult:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DueResult(Counts):
     """What a tick did: the zones whose day ended in its window, and the digests written."""
 
     window: Window
     zones: int
-    users: int
-    enqueued: int
-    existing: int
-
-    @property
-    def skipped(self) -> int:
-        """Users without any task, when empty digests are switched off."""
-        return self.users - self.enqueued - self.existing
 
 
 async def run_due_digests(

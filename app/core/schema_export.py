@@ -18,6 +18,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped,unused-ignore]  # no stubs in the locked deps
 from pydantic import TypeAdapter
 
+from app.core import events as ev
 from app.core.envelope import (
     CONTENT_TYPE_HEADER,
     EVENT_ID_HEADER,
@@ -26,20 +27,7 @@ from app.core.envelope import (
     REQUIRED_HEADERS,
     TRACEPARENT_HEADER,
 )
-from app.core.events import (
-    EVENT_TYPES,
-    AnyEvent,
-    DailyDigestRequested,
-    DigestStats,
-    Event,
-    TaskCompleted,
-    TaskCreated,
-    TaskDeleted,
-    TaskReopened,
-    TaskUpdated,
-    UserPreferencesChanged,
-    UserRegistered,
-)
+from app.core.events import EVENT_TYPES, AnyEvent, DailyDigestRequested, Event
 from app.core.outbox import DEFAULT_TOPIC
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -88,19 +76,19 @@ def example_events() -> list[Event]:
     at = datetime(2026, 1, 1, 9, 30, tzinfo=UTC)
     event_ids = [uuid.UUID(int=0x7E57_0000_0000_4000_8000_0000_0000_0000 + n) for n in range(6)]
     return [
-        UserRegistered(
+        ev.UserRegistered(
             event_id=event_ids[0], occurred_at=at, user_id=user, email="ann@example.com"
         ),
-        TaskCreated(
+        ev.TaskCreated(
             event_id=event_ids[1], occurred_at=at, user_id=user, task_id=task, title="Buy milk"
         ),
-        TaskUpdated(
+        ev.TaskUpdated(
             event_id=event_ids[2], occurred_at=at, user_id=user, task_id=task, title="Buy oat milk"
         ),
-        TaskCompleted(event_id=event_ids[3], occurred_at=at, user_id=user, task_id=task),
-        TaskReopened(event_id=event_ids[4], occurred_at=at, user_id=user, task_id=task),
-        TaskDeleted(event_id=event_ids[5], occurred_at=at, user_id=user, task_id=task),
-        UserPreferencesChanged(
+        ev.TaskCompleted(event_id=event_ids[3], occurred_at=at, user_id=user, task_id=task),
+        ev.TaskReopened(event_id=event_ids[4], occurred_at=at, user_id=user, task_id=task),
+        ev.TaskDeleted(event_id=event_ids[5], occurred_at=at, user_id=user, task_id=task),
+        ev.UserPreferencesChanged(
             event_id=uuid.UUID(int=0x7E57_0000_0000_4000_8000_0000_0000_0006),
             occurred_at=at,
             user_id=user,
@@ -113,7 +101,7 @@ def example_events() -> list[Event]:
             occurred_at=datetime(2026, 1, 2, 0, 0, tzinfo=UTC),
             user_id=user,
             email="ann@example.com",
-            stats=DigestStats(total=3, done=1, undone=2),
+            stats=ev.DigestStats(total=3, done=1, undone=2),
             undone_titles=["Buy oat milk", "Call the plumber"],
         ),
     ]

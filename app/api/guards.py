@@ -9,6 +9,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.middleware import HttpMiddleware
+
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = b"application/problem+json"
@@ -37,7 +39,7 @@ async def send_problem(send: Send, status: int, title: str, detail: str) -> None
     await send({"type": "http.response.body", "body": body.encode()})
 
 
-class RequestLimitsMiddleware:
+class RequestLimitsMiddleware(HttpMiddleware):
     """Refuse headers over `max_header_bytes` (431) and a body over `max_bytes` (413).
 
     The body by its Content-Length at once, or as it streams in. The API's bodies are tiny (a
@@ -47,14 +49,11 @@ class RequestLimitsMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int, max_header_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
         self.max_header_bytes = max_header_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if sum(len(name) + len(value) for name, value in scope["headers"]) > self.max_header_bytes:
             detail = f"The request headers are larger than {self.max_header_bytes} bytes"
             await send_problem(send, 431, "Request Header Fields Too Large", detail)
@@ -78,19 +77,13 @@ class RequestLimitsMiddleware:
         await self.app(scope, limited_receive, send)
 
 
-class NoStoreMiddleware:
+class NoStoreMiddleware(HttpMiddleware):
     """`Cache-Control: no-store` on every response that does not say otherwise.
 
     API responses carry tokens and private tasks: no browser or shared cache may keep them.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def send_no_store(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -101,7 +94,7 @@ class NoStoreMiddleware:
         await self.app(scope, receive, send_no_store)
 
 
-class UnexpectedErrorMiddleware:
+class UnexpectedErrorMiddleware(HttpMiddleware):
     """A bug is a logged 500, and the exception stops here.
 
     Starlette's outermost layer re-raises after its 500, and the server then closes the
@@ -110,13 +103,7 @@ class UnexpectedErrorMiddleware:
     the connection. Only a response that had already started is left to fail (and close).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def send_tracking(message: Message) -> None:

@@ -17,8 +17,8 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 log = structlog.get_logger("app.api.access")
 
 
-class RequestIdMiddleware:
-    """Pure ASGI (not BaseHTTPMiddleware), so the id stays in the handler's context."""
+class HttpMiddleware:
+    """A pure ASGI layer (not BaseHTTPMiddleware) over HTTP requests; other scopes pass through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -27,6 +27,16 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RequestIdMiddleware(HttpMiddleware):
+    """Pure ASGI, so the id stays in the handler's context."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.lower().encode(), b"").decode()
         request_id = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
         status = 500

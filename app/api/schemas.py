@@ -56,7 +56,7 @@ def _as_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
 
 
-def _not_null(schema: dict[str, Any]) -> None:
+def NOT_NULL(schema: dict[str, Any]) -> None:  # noqa: N802 - used as a constant
     # `X | None = None` documents `anyOf: [X, null]` and `default: null`; only X is accepted.
     options = [option for option in schema.pop("anyOf", []) if option.get("type") != "null"]
     if len(options) == 1:
@@ -96,15 +96,12 @@ class TaskCreate(RequestModel):
     title: Title
 
 
-class TaskPatch(RequestModel):
-    """Omitted fields stay as they are; `null` is refused rather than guessed at.
+class PatchModel(RequestModel):
+    """A partial update: omitted fields stay as they are; `null` is refused rather than guessed at.
 
-    The document says what the API accepts (a string, a boolean, never `null`), so a
-    schema-driven client never sends the `null` that the validator below refuses.
+    The document says what the API accepts (a value, never `null`: declare each field with
+    `NOT_NULL`), so a schema-driven client never sends the `null` the validator refuses.
     """
-
-    title: Annotated[Title | None, Field(json_schema_extra=_not_null)] = None
-    done: Annotated[StrictBool | None, Field(json_schema_extra=_not_null)] = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Self:
@@ -113,6 +110,11 @@ class TaskPatch(RequestModel):
             msg = f"may be omitted but not null: {', '.join(sorted(nulls))}"
             raise ValueError(msg)
         return self
+
+
+class TaskPatch(PatchModel):
+    title: Annotated[Title | None, Field(json_schema_extra=NOT_NULL)] = None
+    done: Annotated[StrictBool | None, Field(json_schema_extra=NOT_NULL)] = None
 
 
 class TaskQuery(BaseModel):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import Field, StrictBool, model_validator
+from pydantic import Field, StrictBool
 
 from app.api.deps import TokenUserId, UowDep
 from app.api.errors import problem_responses, unauthorized
-from app.api.schemas import RequestModel, UserOut
-from app.api.schemas import _not_null as not_null
+from app.api.schemas import NOT_NULL, PatchModel, UserOut
 from app.core.models import User
 from app.core.preferences import Timezone
 from app.preferences import get_user, update_preferences
@@ -23,19 +22,9 @@ class MeOut(UserOut):
     digest_enabled: bool
 
 
-class MePatch(RequestModel):
-    """Omitted fields stay as they are; `null` is refused rather than guessed at."""
-
-    timezone: Annotated[Timezone | None, Field(json_schema_extra=not_null)] = None
-    digest_enabled: Annotated[StrictBool | None, Field(json_schema_extra=not_null)] = None
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> Self:
-        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
-        if nulls:
-            msg = f"may be omitted but not null: {', '.join(sorted(nulls))}"
-            raise ValueError(msg)
-        return self
+class MePatch(PatchModel):
+    timezone: Annotated[Timezone | None, Field(json_schema_extra=NOT_NULL)] = None
+    digest_enabled: Annotated[StrictBool | None, Field(json_schema_extra=NOT_NULL)] = None
 
 
 def _found(user: User | None) -> User:

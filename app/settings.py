@@ -64,6 +64,14 @@ class ApiSettings(PreferenceSettings):
     api_max_body_bytes: Annotated[
         int, Field(ge=1024, description="Largest request body the API reads; larger is a 413")
     ] = 64 * 1024
+    api_max_webhook_body_bytes: Annotated[
+        int,
+        Field(
+            ge=1024,
+            description="Largest body of a mail provider's callback (/webhooks/...): Mailjet "
+            "groups many events into one request",
+        ),
+    ] = 1024 * 1024
     api_max_header_bytes: Annotated[
         int,
         Field(

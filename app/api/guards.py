@@ -48,19 +48,36 @@ class RequestLimitsMiddleware(HttpMiddleware):
     uvicorn runs for speed, bounds none (behind nginx they never get this far).
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_header_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        max_header_bytes: int,
+        larger: tuple[tuple[str, int], ...] = (),
+    ) -> None:
         super().__init__(app)
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
         self.max_header_bytes = max_header_bytes
+        #: (path prefix, limit) pairs for the few routes whose bodies are legitimately larger.
+        self.larger = larger
+
+    def max_bytes_for(self, path: str) -> int:
+        """The body limit of a path: the default, or the larger one of its prefix."""
+        for prefix, limit in self.larger:
+            if path.startswith(prefix):
+                return limit
+        return self.default_max_bytes
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        max_bytes = self.max_bytes_for(scope["path"])
         if sum(len(name) + len(value) for name, value in scope["headers"]) > self.max_header_bytes:
             detail = f"The request headers are larger than {self.max_header_bytes} bytes"
             await send_problem(send, 431, "Request Header Fields Too Large", detail)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            detail = f"The request body is larger than {self.max_bytes} bytes"
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            detail = f"The request body is larger than {max_bytes} bytes"
             await send_problem(send, 413, "Content Too Large", detail)
             return
         received = 0
@@ -70,8 +87,8 @@ class RequestLimitsMiddleware(HttpMiddleware):
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLargeError(self.max_bytes)
+                if received > max_bytes:
+                    raise BodyTooLargeError(max_bytes)
             return message
 
         await self.app(scope, limited_receive, send)

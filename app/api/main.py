@@ -96,6 +96,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         RequestLimitsMiddleware,
         max_bytes=settings.api_max_body_bytes,
         max_header_bytes=settings.api_max_header_bytes,
+        # uvicorn may pass the path with or without the proxy's prefix: both spellings.
+        larger=tuple(
+            (f"{prefix}/webhooks/", settings.api_max_webhook_body_bytes)
+            for prefix in dict.fromkeys((settings.api_root_path.rstrip("/"), ""))
+        ),
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -222,3 +222,32 @@ async def test_a_garbage_event_in_a_batch_does_not_stop_the_good_ones(
 
     assert response.json() == {"disabled": 1, "ignored": 2}
     assert await _enabled(db, alice) is False
+
+
+async def test_a_grouped_batch_larger_than_any_app_request_is_read(
+    client: AsyncClient, db: AsyncEngine, alice: Account
+) -> None:
+    # Mailjet groups callbacks: hundreds of events in one request, far over the 64 KiB bound
+    # of the app's own requests.
+    batch = [soft_bounce(f"someone-{n}@example.com") for n in range(600)]
+    batch.append(hard_bounce(alice.email))
+    body = json.dumps(batch)
+    assert len(body) > 128 * 1024
+
+    response = await client.post(
+        "/webhooks/mailjet",
+        content=body,
+        headers={"content-type": "application/json"},
+        auth=AUTH,
+    )
+
+    assert response.status_code == 200, response.text
+    assert await _enabled(db, alice) is False
+
+
+async def test_outside_the_webhooks_the_app_bound_on_bodies_holds(client: AsyncClient) -> None:
+    title = "x" * (128 * 1024)
+
+    response = await client.post("/auth/login", json={"email": "a@example.com", "password": title})
+
+    assert_problem(response, 413)

@@ -134,3 +134,18 @@ async def test_direct_to_the_api_a_huge_declared_body_is_refused_unread(
     status = await asyncio.to_thread(_raw, port, declared, close=False)
 
     assert status.startswith(b"HTTP/1.1 413")
+
+
+async def test_through_nginx_only_the_webhooks_take_a_body_over_the_app_bound(
+    web: httpx.AsyncClient,
+) -> None:
+    batch = b"[" + b",".join([b'{"event": "open", "email": "a@example.com"}'] * 3000) + b"]"
+    assert 64 * 1024 < len(batch) < 1024 * 1024
+    json_type = {"content-type": "application/json"}
+
+    webhook = await web.post("/webhooks/mailjet", content=batch, headers=json_type)
+    login = await web.post("/auth/login", content=batch, headers=json_type)
+
+    # Past nginx and the API's own bound: refused only for want of Mailjet's credentials.
+    assert webhook.status_code == 401, webhook.text
+    assert login.status_code == 413

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.clock import utcnow
 from app.core.db import UnitOfWork
@@ -21,8 +23,19 @@ from app.core.models import User
 Cause = Literal["settings", "unsubscribe", "bounce", "blocked", "spam"]
 
 
-async def get_user(*, uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
-    return await uow.session.get(User, user_id)
+USERS = User.__table__.c
+#: What `GET /me` shows, by primary key; built once, executions reuse the compiled SQL.
+READ_USER = select(
+    USERS.id, USERS.email, USERS.created_at, USERS.timezone, USERS.digest_enabled
+).where(USERS.id == bindparam("user_id", type_=USERS.id.type))
+
+
+async def read_user(
+    conn: AsyncConnection, *, user_id: uuid.UUID
+) -> Row[uuid.UUID, str, datetime, str, bool] | None:
+    """The user's account and preferences as one row, or None when the user is gone."""
+    result = await conn.execute(READ_USER, {"user_id": user_id})
+    return result.first()
 
 
 async def change_preferences(

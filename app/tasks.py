@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Select, bindparam, false, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, Row, Select, bindparam, false, func, insert, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.db import ChangeSet, StatementRunner, UnitOfWork
 from app.core.events import (
@@ -146,21 +147,71 @@ class TaskCounts:
         return self.open + self.done if done is None else self.done if done else self.open
 
 
-async def list_tasks(
-    *, session: AsyncSession, user_id: uuid.UUID, done: bool | None, limit: int, offset: int
-) -> tuple[Sequence[Task], TaskCounts]:
-    """One page of the user's tasks, oldest first, and the counts of all of them."""
-    # One scan of the user's rows counts both states, so a screen needs no count requests.
-    counted = await session.execute(
-        select(func.count().filter(~Task.done), func.count().filter(Task.done)).where(
-            Task.user_id == user_id
+def _list_tasks_statement(done: bool | None) -> Select[tuple[Any, ...]]:
+    """The owner check, both counts and one page of tasks in one statement.
+
+        WITH owner AS (SELECT users.id FROM users WHERE users.id = :user_id),
+             counts AS (SELECT count(*) FILTER (WHERE NOT done) AS open_count,
+                               count(*) FILTER (WHERE done) AS done_count
+                        FROM tasks WHERE user_id = :user_id),
+             page AS (SELECT id, title, done, created_at, done_at FROM tasks
+                      WHERE user_id = :user_id [AND done = <done>]
+                      ORDER BY created_at, id LIMIT :limit OFFSET :offset)
+        SELECT counts.*, page.* FROM owner JOIN counts ON true LEFT JOIN page ON true
+        ORDER BY page.created_at, page.id
+
+    No row when the user does not exist; otherwise one row per task of the page, or a single
+    row of counts with NULL task columns when the page is empty.
+    """
+    user_id = bindparam("user_id", type_=TASKS_TABLE.c.user_id.type)
+    owner = select(USERS_TABLE.c.id).where(USERS_TABLE.c.id == user_id).cte("owner")
+    tasks = TASKS_TABLE.c
+    counts = (
+        select(
+            func.count().filter(~tasks.done).label("open_count"),
+            func.count().filter(tasks.done).label("done_count"),
         )
+        .where(tasks.user_id == user_id)
+        .cte("counts")
     )
-    open_count, done_count = counted.one()
-    where = [Task.user_id == user_id]
+    # The filter is a constant of the statement, not a parameter, so each of the three
+    # statements gets the plan of its own filter.
+    where = [tasks.user_id == user_id]
     if done is not None:
-        where.append(Task.done == done)
-    page = await session.scalars(
-        select(Task).where(*where).order_by(Task.created_at, Task.id).limit(limit).offset(offset)
+        where.append(tasks.done == (true() if done else false()))
+    page = (
+        select(tasks.id, tasks.title, tasks.done, tasks.created_at, tasks.done_at)
+        .where(*where)
+        .order_by(tasks.created_at, tasks.id)
+        .limit(bindparam("limit", type_=BigInteger()))
+        .offset(bindparam("offset", type_=BigInteger()))
+        .cte("page")
     )
-    return page.all(), TaskCounts(open=open_count, done=done_count)
+    return (
+        select(counts.c.open_count, counts.c.done_count, *page.c)
+        .select_from(owner.join(counts, true()).outerjoin(page, true()))
+        .order_by(page.c.created_at, page.c.id)
+    )
+
+
+#: Built once per `done` filter; executions reuse the compiled SQL.
+LIST_TASKS = {done: _list_tasks_statement(done) for done in (None, True, False)}
+
+
+async def list_tasks(
+    conn: AsyncConnection, *, user_id: uuid.UUID, done: bool | None, limit: int, offset: int
+) -> tuple[Sequence[Row[Any]], TaskCounts] | None:
+    """One page of the user's tasks, oldest first, and the counts of all of them; None: no user.
+
+    The hot read path: one statement (`LIST_TASKS`), a single round trip on an autocommit
+    connection. The rows carry the task columns of `TaskOut`.
+    """
+    result = await conn.execute(
+        LIST_TASKS[done], {"user_id": user_id, "limit": limit, "offset": offset}
+    )
+    rows = result.all()
+    if not rows:
+        return None
+    counts = TaskCounts(open=rows[0].open_count, done=rows[0].done_count)
+    # An empty page is one row of counts whose task columns are NULL.
+    return ([] if rows[0].id is None else rows), counts

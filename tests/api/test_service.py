@@ -38,8 +38,10 @@ async def test_a_connection_lost_under_the_pool_is_a_503_and_the_next_request_wo
 ) -> None:
     # The pool does not ping on checkout: as after a PostgreSQL restart, the first request on a
     # dead connection fails cleanly, the pool is invalidated, and the next one reconnects.
-    # Both of the API's pools (transactions, one-statement writes) hold an open connection.
-    assert (await client.get("/tasks", headers=alice.headers)).status_code == 200
+    # Both of the API's pools (transactions, one-statement reads and writes) hold an open
+    # connection: a PATCH runs in a transaction, POST and GET /tasks are one statement each.
+    unchanged = {"digest_enabled": True}
+    assert (await client.patch("/me", json=unchanged, headers=alice.headers)).status_code == 200
     before = await client.post("/tasks", json={"title": "before"}, headers=alice.headers)
     assert before.status_code == 201
     async with db.connect() as conn:
@@ -59,7 +61,8 @@ async def test_a_connection_lost_under_the_pool_is_a_503_and_the_next_request_wo
     retry = await client.post("/tasks", json={"title": "retried"}, headers=alice.headers)
     assert retry.status_code == 201
     # The other pool notices its dead connection the same way, once.
-    assert_problem(await client.get("/tasks", headers=alice.headers), 503)
+    assert_problem(await client.patch("/me", json=unchanged, headers=alice.headers), 503)
+    assert (await client.patch("/me", json=unchanged, headers=alice.headers)).status_code == 200
     titles = [t["title"] for t in (await client.get("/tasks", headers=alice.headers)).json()]
     assert titles == ["before", "retried"]
 

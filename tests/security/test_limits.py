@@ -130,8 +130,8 @@ async def test_an_exhausted_connection_pool_is_a_503_with_retry_after(
             client.patch(f"/tasks/{locked_task['id']}", json={"done": True}, headers=alice.headers)
         )
         await asyncio.sleep(0.3)
-        # ...so the next request finds the pool empty.
-        response = await client.get("/tasks", headers=alice.headers)
+        # ...so the next request that needs a transaction finds the pool empty.
+        response = await client.patch("/me", json={"digest_enabled": True}, headers=alice.headers)
         holder.cancel()
         with pytest.raises(asyncio.CancelledError):
             await holder

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import Field, StrictBool
 
-from app.api.deps import TokenUserId, UowDep
+from app.api.deps import StateDep, TokenUserId, UowDep
 from app.api.errors import problem_responses, unauthorized
 from app.api.schemas import NOT_NULL, PatchModel, UserOut
 from app.core.models import User
 from app.core.preferences import Timezone
-from app.preferences import get_user, update_preferences
+from app.preferences import read_user, update_preferences
 
 router = APIRouter(prefix="/me", tags=["me"], responses=problem_responses(401, 422))
 
@@ -33,10 +33,17 @@ def _found(user: User | None) -> User:
     return user
 
 
-@router.get("")
-async def read_me(user_id: TokenUserId, uow: UowDep) -> MeOut:
+# Documents the body; the handler returns a `Response` it serialised, validated once.
+@router.get("", response_model=MeOut)
+async def read_me(user_id: TokenUserId, state: StateDep) -> Response:
     """The caller's account and digest preferences."""
-    return MeOut.model_validate(_found(await get_user(uow=uow, user_id=user_id)))
+    # One statement on an autocommit connection, no transaction around it.
+    async with state.autocommit.connect() as conn:
+        user = await read_user(conn, user_id=user_id)
+    if user is None:  # a valid token whose user was deleted
+        raise unauthorized("Invalid or expired token")
+    body = MeOut.model_validate(user, from_attributes=True).model_dump_json()
+    return Response(body, media_type="application/json")
 
 
 @router.patch("", responses=problem_responses(400))

@@ -227,12 +227,15 @@ async def test_the_api_role_runs_accounts_and_tasks_through_the_domain_code(
         )
         assert owned is not None
         await update_task(uow=uow, task=owned, title="write the runbook today", done=True)
+    async with autocommit.connect() as conn:
+        listed = await list_tasks(conn, user_id=user.id, done=True, limit=10, offset=0)
+    assert listed is not None
+    tasks, counts = listed
+    assert (counts.done, tasks[0].title) == (1, "write the runbook today")
     async with SqlAlchemyUnitOfWork(sessions) as uow:
-        tasks, counts = await list_tasks(
-            session=uow.session, user_id=user.id, done=True, limit=10, offset=0
-        )
-        assert (counts.done, tasks[0].title) == (1, "write the runbook today")
-        await delete_task(uow=uow, task=tasks[0])
+        owned = await get_owned_task(session=uow.session, user_id=user.id, task_id=task.id)
+        assert owned is not None
+        await delete_task(uow=uow, task=owned)
 
     async with db.connect() as conn:
         types = (await conn.execute(text("SELECT type FROM outbox ORDER BY id"))).scalars().all()

@@ -23,11 +23,11 @@ from app.core.models import User
 Cause = Literal["settings", "unsubscribe", "bounce", "blocked", "spam"]
 
 
-USERS = User.__table__.c
+_USERS = User.__table__.c
 #: What `GET /me` shows, by primary key; built once, executions reuse the compiled SQL.
 READ_USER = select(
-    USERS.id, USERS.email, USERS.created_at, USERS.timezone, USERS.digest_enabled
-).where(USERS.id == bindparam("user_id", type_=USERS.id.type))
+    _USERS.id, _USERS.email, _USERS.created_at, _USERS.timezone, _USERS.digest_enabled
+).where(_USERS.id == bindparam("user_id", type_=_USERS.id.type))
 
 
 async def read_user(

@@ -19,5 +19,5 @@ class AppState:
     passwords: Passwords
     limiter: LoginRateLimiter
     registrations: RegistrationRateLimiter
-    #: A pool of its own whose connections stay in autocommit: for one-statement writes.
+    #: A pool of its own whose connections stay in autocommit: one-statement writes and reads.
     autocommit: AsyncEngine

@@ -27,7 +27,7 @@ from playwright.async_api import (
 
 from tests.support import ROOT
 from tests.support.ports import free_port
-from tests.support.processes import api_argv, base_env, http_ok, running_system
+from tests.support.processes import add_nginx, api_argv, base_env, http_ok, running_system
 from tests.support.services import missing
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -78,19 +78,14 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         LOGIN_MAX_FAILURES=str(LOGIN_MAX_FAILURES),
         LOGIN_MAX_FAILURES_PER_CLIENT="1000",
     )
-    nginx_env = base_env(
-        API_UPSTREAM=f"127.0.0.1:{api_port}",
-        LISTEN_PORT=f"127.0.0.1:{web_port}",
-        NGINX_DIR=str(runtime / "nginx"),
-        NGINX_BIN=nginx,
-    )
     with running_system(runtime / "logs") as system:
         system.add("api", api_argv(), api_env, http_ok(f"http://127.0.0.1:{api_port}/readyz"))
-        system.add(
-            "nginx",
-            ["bash", str(ROOT / "scripts" / "nginx.sh")],
-            nginx_env,
-            http_ok(f"http://127.0.0.1:{web_port}/nginx-health"),
+        add_nginx(
+            system,
+            api_port=api_port,
+            web_port=web_port,
+            nginx_dir=runtime / "nginx",
+            nginx_bin=nginx,
         )
         system.start("api", "nginx", timeout=60)
         yield Stack(f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{api_port}", JWT_SECRET)

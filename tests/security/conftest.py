@@ -28,9 +28,8 @@ from tests.api.conftest import (  # noqa: F401 - fixtures shared with the API te
     make_client,
     new_account,
 )
-from tests.support import ROOT
 from tests.support.ports import free_port
-from tests.support.processes import api_argv, base_env, http_ok, running_system
+from tests.support.processes import add_nginx, api_argv, base_env, http_ok, running_system
 from tests.support.services import missing
 
 JWT_SECRET = secrets.token_urlsafe(48)
@@ -85,19 +84,14 @@ def production(api_role_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         REGISTER_MAX_PER_CLIENT=str(REGISTER_MAX_PER_CLIENT),
         LOG_LEVEL="WARNING",
     )
-    nginx_env = base_env(
-        API_UPSTREAM=f"127.0.0.1:{api_port}",
-        LISTEN_PORT=f"127.0.0.1:{web_port}",
-        NGINX_DIR=str(runtime / "nginx"),
-        NGINX_BIN=nginx,
-    )
     with running_system(runtime / "logs") as system:
         system.add("api", api_argv(), api_env, http_ok(f"http://127.0.0.1:{api_port}/readyz"))
-        system.add(
-            "nginx",
-            ["bash", str(ROOT / "scripts" / "nginx.sh")],
-            nginx_env,
-            http_ok(f"http://127.0.0.1:{web_port}/nginx-health"),
+        add_nginx(
+            system,
+            api_port=api_port,
+            web_port=web_port,
+            nginx_dir=runtime / "nginx",
+            nginx_bin=nginx,
         )
         system.start("api", "nginx", timeout=60)
         yield Production(f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{api_port}", JWT_SECRET)

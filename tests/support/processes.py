@@ -228,6 +228,23 @@ def running_system(log_dir: Path) -> Iterator[System]:
         system.close()
 
 
+def add_nginx(
+    system: System, *, api_port: int, web_port: int, nginx_dir: Path, nginx_bin: str
+) -> None:
+    """nginx as the project runs it natively (scripts/nginx.sh), in front of the API's port."""
+    system.add(
+        "nginx",
+        ["bash", str(ROOT / "scripts" / "nginx.sh")],
+        base_env(
+            API_UPSTREAM=f"127.0.0.1:{api_port}",
+            LISTEN_PORT=f"127.0.0.1:{web_port}",
+            NGINX_DIR=str(nginx_dir),
+            NGINX_BIN=nginx_bin,
+        ),
+        http_ok(f"http://127.0.0.1:{web_port}/nginx-health"),
+    )
+
+
 def api_argv() -> list[str]:
     return [PYTHON, "-m", "app"]
 

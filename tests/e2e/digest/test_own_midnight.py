@@ -27,9 +27,8 @@ from tests.support.ports import free_port
 from tests.support.processes import (
     PYTHON,
     Deployment,
-    base_env,
+    add_nginx,
     deployment_env,
-    http_ok,
     running_system,
     sync_url,
     wait_until,
@@ -91,16 +90,13 @@ def stack(
         api = deployed.add_api()
         deployed.add_relay()
         deployed.add_mailer()
-        system.add(
-            "nginx",
-            ["bash", str(ROOT / "scripts" / "nginx.sh")],
-            base_env(
-                API_UPSTREAM=f"127.0.0.1:{api.port}",
-                LISTEN_PORT=f"127.0.0.1:{web_port}",
-                NGINX_DIR=str(runtime / "nginx"),
-                NGINX_BIN=nginx,
-            ),
-            http_ok(f"{web_url}/nginx-health"),
+        assert api.port is not None
+        add_nginx(
+            system,
+            api_port=api.port,
+            web_port=web_port,
+            nginx_dir=runtime / "nginx",
+            nginx_bin=nginx,
         )
         system.start("api", "relay", "mailer", "nginx", timeout=60)
         try:

@@ -7,13 +7,16 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 from email.message import Message as EmailMessage
+from typing import Protocol
 
 import structlog
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type
 from tenacity.wait import wait_base
 
+from app.core.envelope import DIGEST_DAY_HEADER, header
 from app.core.events import DAILY_DIGEST_REQUESTED, AnyEvent, DailyDigestRequested, decode_event
 from mailer.dedupe import DedupeStore
 from mailer.message import DatabaseUnavailableError, Message, Outcome, PermanentError
@@ -35,6 +38,24 @@ def parse(message: Message) -> AnyEvent | None:
         if kind == DAILY_DIGEST_REQUESTED:
             raise PermanentError("invalid-event", _short(error)) from error
         return None  # a type from a newer producer, or one not meant for us
+
+
+def digest_day_of(message: Message) -> date | None:
+    """The local day recorded with a digest, None if it has none, or `PermanentError`."""
+    raw = header(message.headers, DIGEST_DAY_HEADER)
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw.decode("ascii"))
+    except ValueError as error:  # UnicodeDecodeError is one too
+        detail = f"{DIGEST_DAY_HEADER} header is not an ISO date: {raw[:40]!r}"
+        raise PermanentError("invalid-event", detail) from error
+
+
+class Render(Protocol):
+    """Builds the email of one digest for the local day it covers."""
+
+    def __call__(self, event: DailyDigestRequested, *, day: date | None) -> EmailMessage: ...
 
 
 def _peek_type(raw: bytes) -> str | None:
@@ -82,7 +103,7 @@ class DigestHandler:
         *,
         store: DedupeStore,
         transport: MailTransport,
-        render: Callable[[DailyDigestRequested], EmailMessage],
+        render: Render,
         record_wait: wait_base,
         on_record_retry: Callable[[], None] = lambda: None,
     ) -> None:
@@ -97,17 +118,18 @@ class DigestHandler:
         event = parse(message)
         if not isinstance(event, DailyDigestRequested):
             return Outcome.IGNORED
+        day = digest_day_of(message)
         with structlog.contextvars.bound_contextvars(event_id=str(event.event_id)):
-            outcome = await self._send_once(event)
+            outcome = await self._send_once(event, day)
             log.info("digest handled", outcome=outcome.value)
             return outcome
 
-    async def _send_once(self, event: DailyDigestRequested) -> Outcome:
+    async def _send_once(self, event: DailyDigestRequested, day: date | None) -> Outcome:
         # The in-process lock keeps two copies of one event from both waiting on the database.
         async with self._locks.hold(event.event_id), self._store.claim(event.event_id) as claim:
             if claim is None:
                 return Outcome.DUPLICATE
-            await self._transport.send(self._render(event), recipient=event.email)
+            await self._transport.send(self._render(event, day=day), recipient=event.email)
             try:
                 await claim.commit()
             except DatabaseUnavailableError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import date
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
@@ -30,12 +31,22 @@ def message_id_for(event: DailyDigestRequested, *, domain: str) -> str:
     return f"<{event.event_id}@{domain}>"
 
 
-def subject_for(event: DailyDigestRequested, *, timezone: ZoneInfo) -> str:
-    day = event.occurred_at.astimezone(timezone).strftime("%a %d %b %Y")
+def digest_day(event: DailyDigestRequested, *, day: date | None, timezone: ZoneInfo) -> date:
+    """The user's local day the digest covers: the scheduler's `digest_day` header.
+
+    Digests recorded before the header existed fall back to the date of `occurred_at` in the
+    mailer's own zone, as they were rendered then.
+    """
+    return day or event.occurred_at.astimezone(timezone).date()
+
+
+def subject_for(event: DailyDigestRequested, *, day: date) -> str:
+    """`Your TODO digest for Thu 26 Nov 2026: 3 to do, 5 done`."""
+    shown = day.strftime("%a %d %b %Y")
     stats = event.stats
     if stats.total == 0:
-        return f"Your TODO digest for {day}: no tasks yet"
-    return f"Your TODO digest for {day}: {stats.undone} to do, {stats.done} done"
+        return f"Your TODO digest for {shown}: no tasks yet"
+    return f"Your TODO digest for {shown}: {stats.undone} to do, {stats.done} done"
 
 
 def list_id_for(domain: str) -> str:
@@ -46,6 +57,7 @@ def list_id_for(domain: str) -> str:
 def render_digest(
     event: DailyDigestRequested,
     *,
+    day: date | None,
     mail_from: str,
     timezone: ZoneInfo,
     message_id_domain: str,
@@ -53,9 +65,10 @@ def render_digest(
 ) -> MIMEMultipart:
     """The complete email for one digest event: multipart/alternative, text first."""
     unsubscribe = unsubscribe_url(event.user_id)
+    day = digest_day(event, day=day, timezone=timezone)
     context = {
         "unsubscribe_url": unsubscribe,
-        "day": event.occurred_at.astimezone(timezone).strftime("%A %d %B %Y"),
+        "day": day.strftime("%A %d %B %Y"),
         "stats": event.stats,
         "titles": event.undone_titles,
         "more": max(event.stats.undone - len(event.undone_titles), 0),
@@ -66,7 +79,7 @@ def render_digest(
     message = MIMEMultipart("alternative", boundary=f"=_{uuid.uuid4().hex}")
     message["From"] = _address(mail_from)
     message["To"] = _address(event.email)
-    message["Subject"] = subject_for(event, timezone=timezone)
+    message["Subject"] = subject_for(event, day=day)
     message["Date"] = format_datetime(event.occurred_at)
     message["Message-ID"] = message_id_for(event, domain=message_id_domain)
     message["Auto-Submitted"] = "auto-generated"

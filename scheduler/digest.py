@@ -19,8 +19,9 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import utcnow
+from app.core.envelope import DIGEST_DAY_HEADER
 from app.core.events import DailyDigestRequested, DigestStats
-from app.core.outbox import DEFAULT_TOPIC, insert_new
+from app.core.outbox import DEFAULT_TOPIC, insert_new, outbox_row
 from scheduler.due import Window, due_zones
 
 log = structlog.get_logger(__name__)
@@ -198,13 +199,19 @@ async def digest_pages(
             if not rows:
                 return
             events = [
-                build_digest(row, day=due, occurred_at=occurred_at, max_titles=options.max_titles)
+                outbox_row(
+                    build_digest(
+                        row, day=due, occurred_at=occurred_at, max_titles=options.max_titles
+                    ),
+                    topic=options.topic,
+                    headers={DIGEST_DAY_HEADER: due.isoformat()},
+                )
                 for row in rows
                 if options.include_empty or row.total > 0
                 for due in selection.days_of(row)
             ]
             # The outbox trigger wakes the relay (migration 0004).
-            enqueued = await insert_new(session, events, topic=options.topic)
+            enqueued = await insert_new(session, events)
         last = rows[-1]
         yield PageResult(
             users=len(rows),

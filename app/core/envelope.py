@@ -16,6 +16,9 @@ EVENT_ID_HEADER: Final = "event_id"
 CONTENT_TYPE_HEADER: Final = "content-type"
 #: W3C Trace Context of the change, recorded with the outbox row where a trace was active.
 TRACEPARENT_HEADER: Final = "traceparent"
+#: On a digest: the user's local day it covers (ISO date), which the email names. It is recorded
+#: by the scheduler, which knows the user's zone; the event itself keeps its documented shape.
+DIGEST_DAY_HEADER: Final = "digest_day"
 JSON_CONTENT_TYPE: Final = "application/json"
 
 #: Headers every record carries; a header recorded with the row can never override them.

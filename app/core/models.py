@@ -89,7 +89,8 @@ class OutboxEvent(Base):
     key: Mapped[str] = mapped_column(Text)
     type: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    headers: Mapped[dict[str, str] | None] = mapped_column(JSONB, nullable=True)
+    # None is SQL NULL (not JSON null): a row without extra headers stores nothing.
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSONB(none_as_null=True), nullable=True)
     occurred_at: Mapped[datetime] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

@@ -3,11 +3,12 @@
 - `append_to_outbox`: the unit of work's multi-row INSERT inside the caller's transaction;
 - `insert_announcements`: an `INSERT ... SELECT` for one statement that also writes the row it
   announces (the API's `POST /tasks`, decision 0008);
-- `insert_new`: a whole page of events as column arrays, skipping those already written (the
+- `insert_new`: a whole page of rows as column arrays, skipping those already written (the
   scheduler's digests).
 
 Every writer fills exactly `WRITE_COLUMNS` from `outbox_row`; the database fills the rest (`id`,
-`created_at`, the relay's bookkeeping). What the relay reads and updates lives in `relay/store.py`.
+`created_at`, the relay's bookkeeping). A row's `headers` (NULL when none) travel to Kafka with it,
+after the required ones. What the relay reads and updates lives in `relay/store.py`.
 A statement-level trigger on `outbox` (migration 0004) NOTIFYs the relay on every insert, so
 writers need no round trip of their own to wake it.
 """
@@ -15,7 +16,7 @@ writers need no round trip of their own to wake it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, FromClause, Insert, bindparam, insert, select, text
@@ -29,13 +30,19 @@ OUTBOX_CHANNEL: Final = "outbox"
 DEFAULT_TOPIC: Final = "events"
 OUTBOX_TABLE = Base.metadata.tables["outbox"]
 #: The columns a writer fills, in this order (the keys of `outbox_row`).
-WRITE_COLUMNS: Final = ("event_id", "topic", "key", "type", "payload", "occurred_at")
+WRITE_COLUMNS: Final = ("event_id", "topic", "key", "type", "payload", "occurred_at", "headers")
 #: Their PostgreSQL types, for the array parameters of `insert_new`.
-_ARRAY_TYPES: Final = ("uuid", "text", "text", "text", "jsonb", "timestamptz")
+_ARRAY_TYPES: Final = ("uuid", "text", "text", "text", "jsonb", "timestamptz", "jsonb")
+_JSON_COLUMNS: Final = ("payload", "headers")
 
 
-def outbox_row(event: Event, *, topic: str = DEFAULT_TOPIC) -> dict[str, Any]:
-    """The outbox row of one event: a value for each of `WRITE_COLUMNS`."""
+def outbox_row(
+    event: Event, *, topic: str = DEFAULT_TOPIC, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The outbox row of one event: a value for each of `WRITE_COLUMNS`.
+
+    `headers` are extra Kafka headers recorded with the row (the relay adds the required ones).
+    """
     return {
         "event_id": event.event_id,
         "topic": topic,
@@ -43,6 +50,7 @@ def outbox_row(event: Event, *, topic: str = DEFAULT_TOPIC) -> dict[str, Any]:
         "type": event.type,
         "payload": event.model_dump(mode="json"),
         "occurred_at": event.occurred_at,
+        "headers": dict(headers) if headers else None,
     }
 
 
@@ -82,14 +90,12 @@ INSERT_NEW = text(
 ).execution_options(preserve_rowcount=True)  # SQLAlchemy keeps an INSERT's rowcount only if asked
 
 
-async def insert_new(
-    session: AsyncSession, events: Sequence[Event], *, topic: str = DEFAULT_TOPIC
-) -> int:
-    """Insert the events whose id is not in the outbox yet; returns how many were new."""
-    if not events:
+async def insert_new(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert the rows (from `outbox_row`) whose event id is not in the outbox yet; how many."""
+    if not rows:
         return 0
-    rows = [outbox_row(event, topic=topic) for event in events]
     columns = {name: [row[name] for row in rows] for name in WRITE_COLUMNS}
-    columns["payload"] = [json.dumps(payload) for payload in columns["payload"]]
+    for name in _JSON_COLUMNS:
+        columns[name] = [None if value is None else json.dumps(value) for value in columns[name]]
     result = await session.execute(INSERT_NEW, columns)
     return cast("CursorResult[Any]", result).rowcount

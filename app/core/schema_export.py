@@ -21,13 +21,20 @@ from pydantic import TypeAdapter
 from app.core import events as ev
 from app.core.envelope import (
     CONTENT_TYPE_HEADER,
+    DIGEST_DAY_HEADER,
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
     JSON_CONTENT_TYPE,
     REQUIRED_HEADERS,
     TRACEPARENT_HEADER,
 )
-from app.core.events import EVENT_TYPES, AnyEvent, DailyDigestRequested, Event
+from app.core.events import (
+    DAILY_DIGEST_REQUESTED,
+    EVENT_TYPES,
+    AnyEvent,
+    DailyDigestRequested,
+    Event,
+)
 from app.core.outbox import DEFAULT_TOPIC
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -128,8 +135,19 @@ def _headers(event_type: str) -> dict[str, Any]:
                 "pattern": TRACEPARENT_PATTERN,
                 "description": "W3C Trace Context, present when the producer had a trace active",
             },
+            **(_DIGEST_HEADERS if event_type == DAILY_DIGEST_REQUESTED else {}),
         },
     }
+
+
+_DIGEST_HEADERS: dict[str, Any] = {
+    DIGEST_DAY_HEADER: {
+        "type": "string",
+        "format": "date",
+        "description": "The user's local day the digest covers, in their timezone; the email"
+        " names it (absent on digests recorded before it existed)",
+    }
+}
 
 
 def _message(model: type[Event], example: Event) -> dict[str, Any]:

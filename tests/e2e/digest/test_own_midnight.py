@@ -189,6 +189,8 @@ def test_users_in_three_zones_get_their_digest_at_their_own_midnight_and_can_uns
             assert [digest_rows(stack, users[z]) for z in later] == [0] * len(later)
             [mail] = mail_to(stack, users[zone])
             assert mail.event_id == DailyDigestRequested.id_for(users[zone].id, DAY)
+            # The user's own day, though the mailer's zone (UTC) is a day ahead of Los Angeles.
+            assert DAY.strftime("%a %d %b %Y") in str(mail.message["Subject"])
         assert "Pack" in mail_to(stack, users[TOKYO])[0].text()
 
         # The mailbox provider's one-click: a POST of the header's URL, no cookie, no login.

@@ -28,7 +28,6 @@ def test_the_write_columns_are_columns_of_the_table_and_leave_the_rest_to_the_da
     assert set(WRITE_COLUMNS) <= set(table.c.keys())
     assert left_to_the_database == {
         "id",
-        "headers",
         "created_at",
         "published_at",
         "attempts",

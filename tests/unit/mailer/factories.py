@@ -23,16 +23,26 @@ def digest(
     )
 
 
-def message(value: bytes | None, *, offset: int = 0, partition: int = 0) -> Message:
+def message(
+    value: bytes | None,
+    *,
+    offset: int = 0,
+    partition: int = 0,
+    extra_headers: tuple[tuple[str, bytes], ...] = (),
+) -> Message:
     return Message(
         topic="events",
         partition=partition,
         offset=offset,
         key=b"user",
         value=value,
-        headers=(("event_type", b"email.daily_digest.requested"),),
+        headers=(("event_type", b"email.daily_digest.requested"), *extra_headers),
     )
 
 
-def digest_message(event: DailyDigestRequested, *, offset: int = 0) -> Message:
-    return message(event.model_dump_json().encode(), offset=offset)
+def digest_message(
+    event: DailyDigestRequested, *, offset: int = 0, day: bytes | None = None
+) -> Message:
+    """The record of `event`, with the scheduler's `digest_day` header when `day` is given."""
+    extra = () if day is None else (("digest_day", day),)
+    return message(event.model_dump_json().encode(), offset=offset, extra_headers=extra)

@@ -117,6 +117,25 @@ async def test_a_message_that_cannot_be_a_digest_fails_permanently(
     assert failure.value.reason == reason
 
 
+async def test_the_email_names_the_day_the_scheduler_recorded_in_the_digest_day_header() -> None:
+    store, transport = FakeDedupeStore(), FakeTransport()
+    message = digest_message(digest(), day=b"2026-11-27")
+    assert await make_handler(store, transport)(message) is Outcome.SENT
+    assert str(transport.sent[0]["Subject"]).startswith("Your TODO digest for Fri 27 Nov 2026:")
+
+
+@pytest.mark.parametrize("day", [b"27/11/2026", b"2026-02-30", b"\xff"])
+async def test_a_digest_day_header_that_is_not_an_iso_date_fails_permanently_unsent(
+    day: bytes,
+) -> None:
+    store, transport = FakeDedupeStore(), FakeTransport()
+    with pytest.raises(PermanentError) as failure:
+        await make_handler(store, transport)(digest_message(digest(), day=day))
+    assert failure.value.reason == "invalid-event"
+    assert "digest_day" in failure.value.detail
+    assert (transport.sent, store.claims) == ([], 0)
+
+
 async def test_keyed_locks_forget_keys_nobody_holds() -> None:
     locks = KeyedLocks()
     key = uuid.uuid4()

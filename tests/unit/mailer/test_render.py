@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from datetime import date
 from email.message import EmailMessage, Message
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,7 @@ def render(*, titles: list[str], undone: int | None = None, done: int = 1) -> tu
     email = as_received(
         render_digest(
             event,
+            day=None,
             mail_from="a@b.c",
             timezone=UTC,
             message_id_domain="todo",
@@ -51,10 +53,29 @@ def test_the_subject_names_the_day_and_the_counts() -> None:
     assert subject == "Your TODO digest for Thu 26 Nov 2026: 3 to do, 4 done"
 
 
-def test_the_day_is_shown_in_the_configured_time_zone() -> None:
+def test_the_email_names_the_users_own_day_whatever_the_mailers_zone() -> None:
+    # A Tokyo user's 26 November ends at 15:00 UTC on the 25th, still the 25th in Los Angeles.
+    email = as_received(
+        render_digest(
+            digest(),
+            day=date(2026, 11, 26),
+            mail_from="a@b.c",
+            timezone=ZoneInfo("America/Los_Angeles"),
+            message_id_domain="x",
+            unsubscribe_url=fake_link,
+        )
+    )
+    text = email.get_body(("plain",))
+    assert text is not None
+    assert "Thu 26 Nov 2026" in str(email["Subject"])
+    assert "Thursday 26 November 2026" in text.get_content()
+
+
+def test_a_digest_recorded_without_its_day_is_dated_in_the_mailers_zone() -> None:
     event = digest()
     email = render_digest(
         event,
+        day=None,
         mail_from="a@b.c",
         timezone=ZoneInfo("America/New_York"),
         message_id_domain="x",
@@ -96,6 +117,7 @@ def test_a_user_without_tasks_gets_a_friendly_subject() -> None:
 def test_a_non_ascii_sender_name_is_encoded_for_the_header() -> None:
     message = render_digest(
         digest(),
+        day=None,
         mail_from="Événements <a@b.c>",
         timezone=UTC,
         message_id_domain="t",
@@ -108,10 +130,20 @@ def test_a_non_ascii_sender_name_is_encoded_for_the_header() -> None:
 def test_the_message_id_is_derived_from_the_event_id() -> None:
     event = digest()
     first = render_digest(
-        event, mail_from="a@b.c", timezone=UTC, message_id_domain="todo", unsubscribe_url=fake_link
+        event,
+        day=None,
+        mail_from="a@b.c",
+        timezone=UTC,
+        message_id_domain="todo",
+        unsubscribe_url=fake_link,
     )
     again = render_digest(
-        event, mail_from="a@b.c", timezone=UTC, message_id_domain="todo", unsubscribe_url=fake_link
+        event,
+        day=None,
+        mail_from="a@b.c",
+        timezone=UTC,
+        message_id_domain="todo",
+        unsubscribe_url=fake_link,
     )
     assert first["Message-ID"] == again["Message-ID"] == f"<{event.event_id}@todo>"
     assert first["To"] == "ada@example.com"

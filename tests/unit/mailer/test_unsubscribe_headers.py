@@ -24,6 +24,7 @@ def received(settings: MailerSettings) -> tuple[EmailMessage, uuid.UUID]:
     event = digest(titles=["Buy milk"])
     message = render_digest(
         event,
+        day=None,
         mail_from="a@b.c",
         timezone=ZoneInfo("UTC"),
         message_id_domain="todo.example",

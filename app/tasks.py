@@ -34,12 +34,15 @@ def _create_task_statement() -> Select[tuple[uuid.UUID]]:
              new_task AS (INSERT INTO tasks (id, user_id, title, done, created_at)
                           SELECT :task_id, owner.id, :title, false, :created_at FROM owner
                           RETURNING tasks.id),
-             announced AS (INSERT INTO outbox (event_id, topic, key, type, payload, occurred_at)
-                           SELECT :event_id, :topic, :key, :type, :payload, :occurred_at
+             announced AS (INSERT INTO outbox (event_id, topic, key, type, payload,
+                                               occurred_at, headers)
+                           SELECT :event_id, :topic, :key, :type, :payload, :occurred_at,
+                                  :headers
                            FROM new_task)
         SELECT new_task.id FROM new_task
 
-    It returns the task's id, or no row when the user does not exist.
+    It returns the task's id, or no row when the user does not exist. `:headers` carries the
+    request span's trace context when tracing is on (`app.core.outbox.outbox_row`).
 
     One statement is one atomic transaction even in autocommit: both rows or neither, and the
     outbox trigger's NOTIFY at its commit. Built once; executions reuse the compiled SQL.

@@ -45,7 +45,7 @@ SEED = [
 
 # The same digests as scheduler/digest.py, built and inserted by PostgreSQL alone.
 CEILING = """
-INSERT INTO outbox (event_id, topic, key, type, payload, occurred_at)
+INSERT INTO outbox (event_id, topic, key, type, payload, headers, occurred_at)
 SELECT gen_random_uuid(), 'events', u.id::text, 'email.daily_digest.requested',
        jsonb_build_object(
            'event_id', gen_random_uuid(), 'type', 'email.daily_digest.requested',
@@ -53,6 +53,7 @@ SELECT gen_random_uuid(), 'events', u.id::text, 'email.daily_digest.requested',
            'stats', jsonb_build_object('total', c.total, 'done', c.done,
                                        'undone', c.total - c.done),
            'undone_titles', coalesce(o.titles, '{}')),
+       jsonb_build_object('ce_time', now(), 'ce_subject', 'users/' || u.id),
        now()
 FROM users AS u
 CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE t.done) AS done

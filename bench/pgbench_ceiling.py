@@ -34,13 +34,19 @@ PAYLOAD = {
     "task_id": "00000000-0000-0000-0000-000000000000",
     "title": "bench task",
 }
+#: What `outbox_row` records beside it: the CloudEvents time and subject (tracing off).
+HEADERS = {
+    "ce_time": "2026-01-01T00:00:00Z",
+    "ce_subject": "tasks/00000000-0000-0000-0000-000000000000",
+}
 #: The same work as a textbook transaction of four statements (the trigger NOTIFYs as well; one
 #: transaction's identical notifications are folded into one).
 MULTI_STATEMENT = """\
 BEGIN;
 INSERT INTO tasks (id, user_id, title) VALUES (gen_random_uuid(), '{uid}', 'bench task');
-INSERT INTO outbox (event_id, topic, key, type, payload, occurred_at)
-  VALUES (gen_random_uuid(), 'events', '{uid}', 'task.created', '{payload}'::jsonb, now());
+INSERT INTO outbox (event_id, topic, key, type, payload, headers, occurred_at)
+  VALUES (gen_random_uuid(), 'events', '{uid}', 'task.created', '{payload}'::jsonb,
+          '{headers}'::jsonb, now());
 SELECT pg_notify('outbox', '');
 END;
 """
@@ -56,6 +62,7 @@ _FILL = {
     "topic": "'events'",
     "type": "'task.created'",
     "payload": "'{payload}'",
+    "headers": "'{headers}'",
     "created_at": "now()",
     "occurred_at": "now()",
 }
@@ -100,7 +107,8 @@ def run_point(
     payload = json.dumps(PAYLOAD).replace("{uid}", str(uid))
     with tempfile.TemporaryDirectory(prefix="pgbench-") as tmp:
         path = Path(tmp) / "task.sql"
-        path.write_text(SCRIPTS[script]().replace("{uid}", str(uid)).replace("{payload}", payload))
+        script_text = SCRIPTS[script]().replace("{uid}", str(uid)).replace("{payload}", payload)
+        path.write_text(script_text.replace("{headers}", json.dumps(HEADERS)))
         argv = [
             pgbench_path(),
             "-n",  # no vacuum of pgbench's own tables: we use ours

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.core.logging import configure_logging
 from app.core.process import run_until_signalled
+from app.core.tracing import configure_tracing
 from mailer.bootstrap import run_mailer
 from mailer.settings import MailerSettings
 
@@ -11,6 +12,7 @@ from mailer.settings import MailerSettings
 def main() -> None:
     settings = MailerSettings()
     configure_logging(settings, service="mailer")
+    configure_tracing(settings, service="mailer")
     run_until_signalled(lambda stop: run_mailer(settings, stop=stop))
 
 

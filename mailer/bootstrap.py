@@ -25,6 +25,7 @@ from mailer.render import render_digest
 from mailer.retry import backoff, retry_database, retry_transient
 from mailer.settings import MailerSettings
 from mailer.topics import prepare_topics
+from mailer.tracing import traced, traced_transport
 from mailer.transport import MailTransport, SmtpTransport
 
 log = structlog.get_logger(__name__)
@@ -48,7 +49,7 @@ def build_handler(
     letters: DeadLetters,
     metrics: MailerMetrics,
 ) -> Handler:
-    """dead_letter(retry_database(retry_transient(DigestHandler)))."""
+    """traced(dead_letter(retry_database(retry_transient(DigestHandler))))."""
     database_wait = backoff(
         initial=settings.db_retry_initial_seconds, maximum=settings.db_retry_max_seconds
     )
@@ -72,7 +73,8 @@ def build_handler(
         core, attempts=settings.smtp_retry_attempts, wait=smtp_wait, metrics=metrics
     )
     handler = retry_database(handler, wait=database_wait, metrics=metrics)
-    return dead_letter(handler, letters=letters, wait=database_wait, metrics=metrics)
+    handler = dead_letter(handler, letters=letters, wait=database_wait, metrics=metrics)
+    return traced(handler)
 
 
 async def run_mailer(
@@ -87,7 +89,9 @@ async def run_mailer(
             settings, pool_size=settings.mailer_concurrency, pre_ping=False
         )
         resources.push_async_callback(engine.dispose)
-        transport = SmtpTransport(settings)
+        transport = traced_transport(
+            SmtpTransport(settings), host=settings.smtp_host, port=settings.smtp_port
+        )
         resources.push_async_callback(transport.close)
         if not await prepare_topics(settings, stop=stop):
             return  # stopped while waiting for the topic

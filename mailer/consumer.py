@@ -13,6 +13,7 @@ from app.core.envelope import EVENT_TYPE_HEADER, header
 from mailer.message import Handler, Message, Outcome
 from mailer.metrics import MailerMetrics
 from mailer.offsets import OffsetTracker
+from mailer.tracing import trace_ignored
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +91,7 @@ class ConsumerLoop:
                     self._tracker.started(partition, record.offset)
                     self._tracker.finished(partition, record.offset)
                     self._metrics.messages.labels(Outcome.IGNORED.value).inc()
+                    trace_ignored(record)
                     continue
                 self._start(partition, record)
 

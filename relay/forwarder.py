@@ -21,6 +21,7 @@ from relay.metrics import RelayMetrics
 from relay.publisher import BrokerUnavailableError, Failure, Publisher
 from relay.settings import RelaySettings
 from relay.store import ClaimedBatch, ClaimedRow, OutboxStore
+from relay.tracing import traced_send
 from relay.waits import wait_any
 
 log = structlog.get_logger(__name__)
@@ -55,7 +56,9 @@ class Forwarder:
             self._claimed = len(rows)
             if not rows:
                 return 0
-            outcomes = await self._publisher.publish([to_message(row) for row in rows])
+            with traced_send(rows) as record_outcomes:
+                outcomes = await self._publisher.publish([to_message(row) for row in rows])
+                record_outcomes(outcomes)
             acked_at = time.time()
             acked = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
             if acked:

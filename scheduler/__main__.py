@@ -16,6 +16,7 @@ from app.core.clock import utcnow
 from app.core.db import engine_from_settings, make_session_factory
 from app.core.logging import configure_logging
 from app.core.process import run_until_signalled
+from app.core.tracing import configure_tracing
 from scheduler.daemon import serve
 from scheduler.digest import DigestResult, DueResult, run_digest, run_due_digests
 from scheduler.due import Window
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             else 1
         )
     configure_logging(settings, service="scheduler")
+    configure_tracing(settings, service="scheduler")
     if args.command == "run-once" and args.at is not None:
         due = asyncio.run(run_once_at(settings, args.at))
         print(

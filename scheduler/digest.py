@@ -22,6 +22,7 @@ from app.core.clock import utcnow
 from app.core.envelope import DIGEST_DAY_HEADER
 from app.core.events import DailyDigestRequested, DigestStats
 from app.core.outbox import DEFAULT_TOPIC, insert_new, outbox_row
+from app.core.tracing import internal_span
 from scheduler.due import Window, due_zones
 
 log = structlog.get_logger(__name__)
@@ -232,17 +233,20 @@ async def _run(
     occurred_at: datetime | None,
 ) -> tuple[int, int, int]:
     users = enqueued = existing = 0
-    pages = digest_pages(
-        session_factory=session_factory,
-        selection=selection,
-        options=options,
-        occurred_at=occurred_at,
-    )
-    async for page in pages:
-        users += page.users
-        enqueued += page.enqueued
-        existing += page.existing
-        log.debug("digest page committed", users=page.users)
+    # The run's span is current while the pages are written: every digest row records it as
+    # its creation context, so each email's trace starts at the run that asked for it.
+    with internal_span("digest run", {"digest.selection": type(selection).__name__}):
+        pages = digest_pages(
+            session_factory=session_factory,
+            selection=selection,
+            options=options,
+            occurred_at=occurred_at,
+        )
+        async for page in pages:
+            users += page.users
+            enqueued += page.enqueued
+            existing += page.existing
+            log.debug("digest page committed", users=page.users)
     return users, enqueued, existing
 
 

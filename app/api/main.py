@@ -16,6 +16,7 @@ from app.api.middleware import REQUEST_ID_HEADER, RequestIdMiddleware
 from app.api.openapi import install_openapi
 from app.api.routes import auth, health, me, tasks, unsubscribe, webhooks
 from app.api.state import AppState
+from app.api.tracing import install_tracing
 from app.core.db import make_engine, make_session_factory
 from app.ratelimit import LoginRateLimiter, RegistrationRateLimiter
 from app.security import Passwords
@@ -112,4 +113,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         )
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    install_tracing(app, settings)  # outermost, so the request span covers every middleware
     return app

@@ -7,10 +7,11 @@
   scheduler's digests).
 
 Every writer fills exactly `WRITE_COLUMNS` from `outbox_row`; the database fills the rest (`id`,
-`created_at`, the relay's bookkeeping). A row's `headers` (NULL when none) travel to Kafka with it,
-after the required ones. What the relay reads and updates lives in `relay/store.py`.
-A statement-level trigger on `outbox` (migration 0004) NOTIFYs the relay on every insert, so
-writers need no round trip of their own to wake it.
+`created_at`, the relay's bookkeeping). A row's `headers` travel to Kafka with it, after the
+required ones: the CloudEvents `ce_time` and `ce_subject`, the trace context the write happened
+in, and what a writer adds (the scheduler's `digest_day`). What the relay reads and updates lives
+in `relay/store.py`. A statement-level trigger on `outbox` (migration 0004) NOTIFYs the relay on
+every insert, so writers need no round trip of their own to wake it.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any, Final, cast
 from sqlalchemy import CursorResult, FromClause, Insert, bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.envelope import cloudevent_headers
 from app.core.events import Event
 from app.core.models import Base
+from app.core.tracing import trace_headers
 
 #: Channel the relay LISTENs on (the trigger's NOTIFY is transactional: delivered at commit).
 OUTBOX_CHANNEL: Final = "outbox"
@@ -41,16 +44,20 @@ def outbox_row(
 ) -> dict[str, Any]:
     """The outbox row of one event: a value for each of `WRITE_COLUMNS`.
 
-    `headers` are extra Kafka headers recorded with the row (the relay adds the required ones).
+    Its headers hold the event's CloudEvents time and subject and the current span's trace
+    context, so the relay's send joins the trace of the change (the API's request, the
+    scheduler's run); `headers` adds more (the relay adds the required ones).
     """
+    payload = event.model_dump(mode="json")
+    recorded = cloudevent_headers(event, occurred_at=payload["occurred_at"]) | trace_headers()
     return {
         "event_id": event.event_id,
         "topic": topic,
         "key": event.key,
         "type": event.type,
-        "payload": event.model_dump(mode="json"),
+        "payload": payload,
         "occurred_at": event.occurred_at,
-        "headers": dict(headers) if headers else None,
+        "headers": recorded | dict(headers or {}),
     }
 
 

@@ -20,6 +20,14 @@ from pydantic import TypeAdapter
 
 from app.core import events as ev
 from app.core.envelope import (
+    CE_ID_HEADER,
+    CE_SOURCE_HEADER,
+    CE_SPECVERSION_HEADER,
+    CE_SUBJECT_HEADER,
+    CE_TIME_HEADER,
+    CE_TYPE_HEADER,
+    CLOUDEVENTS_SOURCE,
+    CLOUDEVENTS_SPECVERSION,
     CONTENT_TYPE_HEADER,
     DIGEST_DAY_HEADER,
     EVENT_ID_HEADER,
@@ -27,6 +35,8 @@ from app.core.envelope import (
     JSON_CONTENT_TYPE,
     REQUIRED_HEADERS,
     TRACEPARENT_HEADER,
+    TRACESTATE_HEADER,
+    subject,
 )
 from app.core.events import (
     DAILY_DIGEST_REQUESTED,
@@ -44,6 +54,7 @@ CONTRACT_VERSION = "1.0.0"
 ASYNCAPI_SCHEMAS = "#/components/schemas/{model}"
 KAFKA_BINDING_VERSION = "0.5.0"
 TRACEPARENT_PATTERN = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+UUID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def _wire_schema(ref_template: str) -> dict[str, Any]:
@@ -118,7 +129,9 @@ def _message_name(model: type[Event]) -> str:
     return model.__name__[0].lower() + model.__name__[1:]
 
 
-def _headers(event_type: str) -> dict[str, Any]:
+def _headers(example: Event) -> dict[str, Any]:
+    event_type = example.type
+    about = subject(example).split("/")[0]  # the collection of what the event is about
     return {
         "type": "object",
         "required": list(REQUIRED_HEADERS),
@@ -130,10 +143,47 @@ def _headers(event_type: str) -> dict[str, Any]:
                 "description": "Equals the payload's event_id",
             },
             CONTENT_TYPE_HEADER: {"type": "string", "const": JSON_CONTENT_TYPE},
+            CE_SPECVERSION_HEADER: {
+                "type": "string",
+                "const": CLOUDEVENTS_SPECVERSION,
+                "description": "CloudEvents binary content mode (Kafka protocol binding)",
+            },
+            CE_ID_HEADER: {
+                "type": "string",
+                "format": "uuid",
+                "description": "CloudEvents id: equals event_id",
+            },
+            CE_TYPE_HEADER: {
+                "type": "string",
+                "const": event_type,
+                "description": "CloudEvents type: equals event_type",
+            },
+            CE_SOURCE_HEADER: {
+                "type": "string",
+                "const": CLOUDEVENTS_SOURCE,
+                "description": "CloudEvents source: this system",
+            },
+            CE_TIME_HEADER: {
+                "type": "string",
+                "format": "date-time",
+                "description": "CloudEvents time: equals the payload's occurred_at (recorded "
+                "with the outbox row; absent only on rows written before it was)",
+            },
+            CE_SUBJECT_HEADER: {
+                "type": "string",
+                "pattern": f"^{about}/{UUID_PATTERN}$",
+                "description": f"CloudEvents subject: the {about[:-1]} the event is about",
+            },
             TRACEPARENT_HEADER: {
                 "type": "string",
                 "pattern": TRACEPARENT_PATTERN,
-                "description": "W3C Trace Context, present when the producer had a trace active",
+                "description": "W3C Trace Context of the span the event was written in, present "
+                "when tracing was on: the creation context of the message",
+            },
+            TRACESTATE_HEADER: {
+                "type": "string",
+                "description": "W3C Trace Context vendor state, beside traceparent when the "
+                "trace had any",
             },
             **(_DIGEST_HEADERS if event_type == DAILY_DIGEST_REQUESTED else {}),
         },
@@ -157,7 +207,7 @@ def _message(model: type[Event], example: Event) -> dict[str, Any]:
         "title": model.__name__,
         "summary": (model.__doc__ or "").strip(),
         "contentType": JSON_CONTENT_TYPE,
-        "headers": _headers(event_type),
+        "headers": _headers(example),
         "payload": {"$ref": ASYNCAPI_SCHEMAS.format(model=model.__name__)},
         "bindings": {
             "kafka": {

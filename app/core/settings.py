@@ -48,6 +48,13 @@ class CommonSettings(BaseSettings):
     kafka_topic: str = "events"
     log_level: str = "INFO"
     log_json: Annotated[bool, Field(description="One JSON object a line (containers)")] = True
+    otel_exporter_otlp_endpoint: Annotated[
+        str | None,
+        Field(
+            description="Base URL of an OTLP/HTTP trace receiver, e.g. http://jaeger:4318; "
+            "unset, nothing is traced or exported (app.core.tracing)"
+        ),
+    ] = None
 
     @property
     def is_production(self) -> bool:

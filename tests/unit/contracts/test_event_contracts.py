@@ -221,8 +221,14 @@ def test_asyncapi_describes_every_event_as_a_message_on_the_events_topic() -> No
     for message in messages:
         headers = message["headers"]
         assert headers["properties"]["event_type"]["const"] == message["name"]
-        assert set(headers["required"]) == {"event_type", "event_id", "content-type"}
-        assert "traceparent" in headers["properties"]
+        assert set(headers["required"]) == {
+            "event_type",
+            "event_id",
+            "content-type",
+            *("ce_specversion", "ce_id", "ce_type", "ce_source"),
+        }
+        assert headers["properties"]["ce_type"]["const"] == message["name"]
+        assert {"ce_time", "ce_subject", "traceparent", "tracestate"} <= set(headers["properties"])
         assert message["bindings"]["kafka"]["key"]["format"] == "uuid"
 
 

@@ -93,7 +93,7 @@ class FakeOutboxStore:
                     key=values["key"],
                     type=values["type"],
                     value=event.model_dump_json(),
-                    headers=headers,
+                    headers=values["headers"] | (headers or {}),
                     created=time.time(),
                 )
             )

@@ -40,14 +40,26 @@ def test_the_envelope_carries_the_stored_json_bytes_the_key_and_the_event_header
         "event_type": b"task.created",
         "event_id": b"2f1c0e5e-7a9b-4c3d-8e2f-1a2b3c4d5e6f",
         "content-type": b"application/json",
+        "ce_specversion": b"1.0",
+        "ce_id": b"2f1c0e5e-7a9b-4c3d-8e2f-1a2b3c4d5e6f",
+        "ce_type": b"task.created",
+        "ce_source": b"/eventful-todo",
     }
 
 
 def test_a_recorded_traceparent_travels_but_cannot_override_the_event_headers() -> None:
-    headers = {"traceparent": "00-abc-def-01", "event_type": "forged"}
+    headers = {"traceparent": "00-abc-def-01", "event_type": "forged", "ce_id": "forged"}
     message = to_message(row(headers=headers))
     assert dict(message.headers)["traceparent"] == b"00-abc-def-01"
     assert dict(message.headers)["event_type"] == b"task.created"
+    assert dict(message.headers)["ce_id"] == b"2f1c0e5e-7a9b-4c3d-8e2f-1a2b3c4d5e6f"
+    assert [name for name, _ in message.headers].count("ce_id") == 1
+
+
+def test_the_recorded_cloudevents_time_and_subject_travel_after_the_required_headers() -> None:
+    headers = {"ce_time": "2026-12-01T00:00:00Z", "ce_subject": "tasks/x"}
+    message = to_message(row(headers=headers))
+    assert [name for name, _ in message.headers][-2:] == ["ce_time", "ce_subject"]
 
 
 def test_settings_come_from_relay_variables_and_give_a_plain_libpq_conninfo(

@@ -75,7 +75,8 @@ async def test_the_record_carries_the_stored_json_the_user_key_and_the_recorded_
         "event_type",
         "event_id",
         "content-type",
-        "traceparent",
+        *("ce_specversion", "ce_id", "ce_type", "ce_source"),
+        *("ce_time", "ce_subject", "traceparent"),
     ]
 
 

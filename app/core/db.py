@@ -12,8 +12,12 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from sqlalchemy import Executable
-from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from typing_extensions import TypeVar  # a TypeVar default needs Python 3.13 without it
 
 from app.core.events import Event
@@ -39,9 +43,7 @@ def make_engine(
     """
     # Nothing to roll back on an autocommit connection's return to the pool.
     per_statement = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
-    # Looked up at each call: with tracing on, the SQLAlchemy instrumentation has replaced it
-    # with one that traces the engine's statements (app.core.tracing).
-    return sqlalchemy_asyncio.create_async_engine(
+    return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,

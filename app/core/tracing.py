@@ -41,8 +41,8 @@ def configure_tracing(
 ) -> bool:
     """Start exporting this process's spans if `OTEL_EXPORTER_OTLP_ENDPOINT` is set; True if so.
 
-    Idempotent. With `instrument_database`, engines made afterwards (`app.core.db.make_engine`)
-    report their statements as child spans (the SQLAlchemy instrumentation).
+    Idempotent. With `instrument_database`, connections opened afterwards report their
+    statements as child spans (the psycopg instrumentation).
     """
     global _provider  # noqa: PLW0603 - one provider per process, like the logging configuration
     endpoint = settings.otel_exporter_otlp_endpoint
@@ -64,11 +64,9 @@ def configure_tracing(
     provider.add_span_processor(BatchSpanProcessor(exporter))
     _provider = provider
     if instrument_database:
-        from opentelemetry.instrumentation.sqlalchemy import (  # noqa: PLC0415
-            SQLAlchemyInstrumentor,
-        )
+        from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor  # noqa: PLC0415
 
-        SQLAlchemyInstrumentor().instrument(tracer_provider=provider)
+        PsycopgInstrumentor().instrument(tracer_provider=provider)
     return True
 
 

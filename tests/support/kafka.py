@@ -62,6 +62,7 @@ def _record(message: Any) -> dict[str, Any]:
         "offset": message.offset,
         "key": message.key.decode() if message.key else None,
         "headers": headers,
+        "header_names": [k for k, _ in message.headers or []],  # in order, repeats kept
         "value": value,
         "event_id": uuid.UUID(value.get("event_id") or headers[EVENT_ID_HEADER]),
     }

@@ -17,8 +17,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import (
+    CarrierT,
+    Getter,
+    Setter,
+    TextMapPropagator,
+    default_getter,
+    default_setter,
+)
 from opentelemetry.trace import Link, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -63,11 +71,39 @@ def configure_tracing(
     exporter = OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")
     provider.add_span_processor(BatchSpanProcessor(exporter))
     _provider = provider
+    # The instrumentations' propagator: none. The API is the edge, so a trace starts at its own
+    # request span whatever a client sends, and no client's `tracestate` reaches the outbox.
+    # Our propagation (outbox headers, Kafka records) uses `_PROPAGATOR` explicitly.
+    propagate.set_global_textmap(_Untrusted())
     if instrument_database:
         from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor  # noqa: PLC0415
 
         PsycopgInstrumentor().instrument(tracer_provider=provider)
     return True
+
+
+class _Untrusted(TextMapPropagator):
+    """Reads no context from a carrier and writes none into one."""
+
+    def extract(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        getter: Getter[CarrierT] = default_getter,
+    ) -> Context:
+        return context if context is not None else Context()
+
+    def inject(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        setter: Setter[CarrierT] = default_setter,
+    ) -> None:
+        return None
+
+    @property
+    def fields(self) -> set[str]:
+        return set()
 
 
 def tracing_enabled() -> bool:

@@ -32,6 +32,7 @@ COMPOSE_ONLY = frozenset(
         "PUBLISH_ADDRESS",
         "FRONTEND_PORT",
         "MAILPIT_UI_PORT",
+        "JAEGER_UI_PORT",
         "POSTGRES_DB",
         "POSTGRES_PASSWORD",
         "DB_OWNER_PASSWORD",

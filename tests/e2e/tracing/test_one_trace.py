@@ -105,11 +105,15 @@ def test_a_new_task_is_one_trace_from_the_request_through_the_relay_to_the_maile
 ) -> None:
     with httpx.Client(base_url=traced.api_url, timeout=30) as client:
         _, _, auth = _signed_up(client)
-        reply = client.post("/tasks", json={"title": "Trace me"}, headers=auth)
+        # A client's own trace context is not trusted: the trace starts at the API.
+        forged = {"traceparent": f"00-{'1' * 32}-{'2' * 16}-01", "tracestate": "evil=1"}
+        reply = client.post("/tasks", json={"title": "Trace me"}, headers=auth | forged)
         assert reply.status_code == 201, reply.text
     task_id = reply.json()["id"]
     event_id, headers = _outbox_row(traced, "payload->>'task_id' = :task", task=task_id)
     trace_id, request_span_id = _creation_context(headers)
+    assert trace_id != "1" * 32
+    assert "tracestate" not in headers
 
     wait_until(
         lambda: (

@@ -107,6 +107,7 @@ class _Untrusted(TextMapPropagator):
 
 
 def tracing_enabled() -> bool:
+    """Whether this process traces (`configure_tracing` found an endpoint)."""
     return _provider is not None
 
 

@@ -40,6 +40,7 @@ async def _measure(
         bootstrap_servers=servers,
         group_id=None,
         auto_offset_reset="latest",
+        isolation_level="read_committed",
         fetch_max_wait_ms=100,
     )
     await consumer.start()

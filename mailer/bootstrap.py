@@ -105,6 +105,8 @@ async def run_mailer(
             group_id=settings.mailer_group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # The relay publishes in transactions: a fenced relay's aborted batch is never read.
+            isolation_level="read_committed",
             fetch_min_bytes=settings.mailer_fetch_min_bytes,
             fetch_max_wait_ms=settings.mailer_fetch_max_wait_ms,
         )

@@ -1,7 +1,11 @@
-"""`python -m relay`: publish the outbox to Kafka until SIGTERM, then exit 0."""
+"""`python -m relay`: publish the outbox to Kafka until SIGTERM, then exit 0.
+
+`python -m relay status` prints which relay owns which partitions and the backlog of each.
+"""
 
 from __future__ import annotations
 
+import sys
 from functools import partial
 
 from app.core.logging import configure_logging
@@ -11,8 +15,16 @@ from relay.service import serve
 from relay.settings import RelaySettings
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
     settings = RelaySettings()
+    if args[:1] == ["status"]:
+        from relay.status import main as status  # noqa: PLC0415 - only this command needs it
+
+        status(settings)
+        return
+    if args:
+        sys.exit(f"usage: python -m relay [status]; unknown arguments {args}")
     configure_logging(settings, service="relay")
     # Its statements run per batch, outside any event's trace: no database spans.
     configure_tracing(settings, service="relay", instrument_database=False)

@@ -1,7 +1,8 @@
-"""The claim-publish-mark loop: one transaction claims a batch, Kafka acks it, the rows are marked.
+"""The claim-publish-mark loop: claim a batch of our partitions, Kafka commits it, mark the rows.
 
-A crash anywhere before the commit leaves the rows unpublished, so they are sent again by the
-next cycle (at least once); nothing is ever marked that Kafka did not acknowledge. The loop knows
+A crash anywhere before the mark leaves the rows unpublished, so they are sent again by the
+next cycle or the partition's next owner (at least once); nothing is ever marked that Kafka did
+not commit. The loop knows
 no SQL (`relay/store.py` claims, marks and parks) and no header names (`relay/envelope.py`).
 """
 
@@ -16,9 +17,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.wait import wait_random_exponential
 
 from relay.envelope import to_message
-from relay.leadership import LeadershipLostError
+from relay.leases import LeaseExpiredError, LeaseLostError
 from relay.metrics import RelayMetrics
-from relay.publisher import BrokerUnavailableError, Failure, Publisher
+from relay.publisher import BrokerUnavailableError, Failure, ProducerFencedError, Publisher
 from relay.settings import RelaySettings
 from relay.store import ClaimedBatch, ClaimedRow, OutboxStore
 from relay.tracing import traced_send
@@ -41,15 +42,22 @@ class Forwarder:
         settings: RelaySettings,
         *,
         metrics: RelayMetrics | None = None,
+        cycle_lock: asyncio.Lock | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._settings = settings
         self.metrics = metrics or RelayMetrics(CollectorRegistry())
         self._claimed = 0
+        #: Held for a whole cycle: partitions are released only between two cycles.
+        self.cycle_lock = cycle_lock or asyncio.Lock()
 
     async def run_once(self) -> int:
         """Claim, publish and mark one batch; returns how many rows Kafka acknowledged."""
+        async with self.cycle_lock:
+            return await self._cycle()
+
+    async def _cycle(self) -> int:
         await self._publisher.ensure_ready()  # during an outage: claim nothing at all
         async with self._store.claim(self._settings.relay_batch_size) as batch:
             rows = batch.rows
@@ -148,6 +156,9 @@ class Forwarder:
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         kind = "broker" if isinstance(exc, BrokerUnavailableError) else type(exc).__name__
+        if isinstance(exc, LeaseExpiredError):
+            kind = "lease"
+            self.metrics.fenced.labels(kind="lease_expired").inc()
         self.metrics.errors.labels(kind=kind).inc()
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning("relay cycle failed, backing off", error=str(exc), kind=kind, retry_in=wait)
@@ -169,8 +180,9 @@ def next_claim_interval(current_ms: float, claimed: int, *, base_ms: int, max_ms
 
 
 def _retryable(exc: BaseException) -> bool:
-    # Outages, lost connections and bugs alike are retried with backoff rather than crash-looping;
-    # cancellation (shutdown) and a lost lock end the loop instead.
+    # Outages, lost connections, an expired lease (the heartbeat renews it or finds it taken)
+    # and bugs alike are retried with backoff rather than crash-looping; cancellation
+    # (shutdown), a lost lease and a fenced producer end the loop instead.
     return isinstance(exc, Exception) and not isinstance(
-        exc, LeadershipLostError | ShutdownRequestedError
+        exc, LeaseLostError | ProducerFencedError | ShutdownRequestedError
     )

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
+from typing import TYPE_CHECKING
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from app.core.service_http import HealthReport
-from relay.store import OutboxStore
+
+if TYPE_CHECKING:  # the store imports the leases, which count into these metrics
+    from relay.store import OutboxStore
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +41,17 @@ class RelayMetrics:
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
             registry=registry,
         )
-        self.is_leader = gauge("relay_is_leader", "1 while this process holds the relay lock")
+        self.partitions_owned = gauge(
+            "relay_partitions_owned", "Outbox partitions this relay leases and may publish"
+        )
+        self.lease_changes = counter(
+            "relay_lease_changes", "Partitions taken, released or lost by this relay", ["kind"]
+        )
+        self.fenced = counter(
+            "relay_fenced_attempts",
+            "Claims or marks refused by an expired lease, producers fenced, old owners fenced",
+            ["kind"],
+        )
 
     async def refresh_backlog(self, store: OutboxStore) -> None:
         """Set the backlog gauges from one query over the unpublished rows."""

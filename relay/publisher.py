@@ -1,10 +1,17 @@
-"""Send envelopes to Kafka with one idempotent producer and report each message's outcome."""
+"""Send envelopes to Kafka in one transaction per batch and report each message's outcome.
+
+The producer is transactional, its `transactional_id` that of the relay's lease membership
+(relay/leases.py): a relay that takes over an expired member's partitions starts a producer with
+that member's id, which aborts the old member's open transaction and refuses whatever it sends
+later (`fence`). Consumers read `read_committed`, so an aborted batch is never seen.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import random
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -13,9 +20,11 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     CorruptRecordException,
+    InvalidProducerEpoch,
     InvalidTopicError,
     KafkaError,
     MessageSizeTooLargeError,
+    ProducerFenced,
     RecordListTooLargeError,
     RecordTooLargeError,
 )
@@ -58,6 +67,10 @@ class BrokerUnavailableError(Exception):
     """Kafka cannot take messages now: publish nothing more, mark nothing, retry later."""
 
 
+class ProducerFencedError(Exception):
+    """Another relay took over our transactional id: this member may publish nothing more."""
+
+
 @functools.lru_cache(maxsize=100_000)
 def _key_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
@@ -83,29 +96,38 @@ def describe(exc: BaseException) -> str:
 
 
 class KafkaPublisher:
-    """aiokafka with idempotence and acks=all; one in-flight request per broker keeps key order."""
+    """aiokafka, transactional (so idempotent, acks=all); one batch is one Kafka transaction."""
 
-    def __init__(self, settings: RelaySettings) -> None:
+    def __init__(self, settings: RelaySettings, *, transactional_id: str | None = None) -> None:
         self._settings = settings
+        self.transactional_id = transactional_id or f"outbox-relay.{uuid.uuid4().hex}"
         self._producer: AIOKafkaProducer | None = None
         self._known_topics: set[str] = set()
-        # Set when a batch timed out: its messages are still queued in the producer.
-        self._backlogged = False
+        # Set when a transaction ended in doubt (timeout, lost broker): the next start, with the
+        # same id, aborts it before anything else is sent.
+        self._in_doubt = False
+
+    @property
+    def settled(self) -> bool:
+        """No transaction in doubt: everything sent so far is committed or aborted."""
+        return not self._in_doubt
+
+    async def use(self, transactional_id: str) -> None:
+        """Publish under another transactional id from now on (a new lease membership)."""
+        await self.stop()
+        self.transactional_id = transactional_id
 
     async def ensure_ready(self) -> None:
         try:
+            if self._in_doubt and self._producer is not None:
+                await self.stop()
             if self._producer is None:
                 await self._start_producer()
-                await self._ensure_topic(self._settings.kafka_topic)
-            if self._backlogged:
-                # The producer retries the queued batches by itself; once they are acked the
-                # broker is back. Claiming more meanwhile would only pile up duplicates.
-                producer = self._producer
-                assert producer is not None
-                await asyncio.wait_for(
-                    producer.flush(), self._settings.relay_publish_timeout_seconds
-                )
-                self._backlogged = False
+                self._in_doubt = False
+                if self._settings.kafka_topic not in self._known_topics:
+                    await self._ensure_topic(self._settings.kafka_topic)
+        except (ProducerFenced, InvalidProducerEpoch) as exc:
+            raise ProducerFencedError(describe(exc)) from exc
         except (KafkaError, OSError, TimeoutError) as exc:
             raise BrokerUnavailableError(describe(exc)) from exc
 
@@ -117,15 +139,46 @@ class KafkaPublisher:
             return await asyncio.wait_for(
                 self._send_all(messages), self._settings.relay_publish_timeout_seconds
             )
+        except (ProducerFenced, InvalidProducerEpoch) as exc:
+            await self.stop()
+            raise ProducerFencedError(describe(exc)) from exc
         except TimeoutError as exc:
-            self._backlogged = True
+            self._in_doubt = True
             raise BrokerUnavailableError("no acknowledgement within the publish timeout") from exc
         except (KafkaError, OSError) as exc:
+            self._in_doubt = True
             raise BrokerUnavailableError(describe(exc)) from exc
 
     async def _send_all(self, messages: Sequence[Message]) -> list[Failure | None]:
+        outcomes, refused = await self._transaction(messages)
+        if refused:
+            # The broker refused records, and that aborted their transaction, innocent
+            # neighbours included: send the others again in a fresh one, then each refused
+            # message alone, to tell a poison message from its neighbours.
+            others = [i for i, o in enumerate(outcomes) if o is None]
+            again, _ = await self._transaction([messages[i] for i in others])
+            for i, outcome in zip(others, again, strict=True):
+                outcomes[i] = outcome
+            for index in sorted(refused):
+                alone, _ = await self._transaction([messages[index]])
+                outcomes[index] = alone[0]
+        return outcomes
+
+    async def _transaction(
+        self, messages: Sequence[Message]
+    ) -> tuple[list[Failure | None], set[int]]:
+        """Send in one transaction; committed unless some were refused (their indexes).
+
+        When some were refused the transaction is aborted: the outcomes of the others are None
+        but nothing of them will ever be read.
+        """
+        if not messages:
+            return [], set()
+        await self.ensure_ready()
         producer = self._producer
         assert producer is not None
+        await producer.begin_transaction()
+        self._in_doubt = True
         pending: list[asyncio.Future[object] | Failure] = []
         for m in messages:
             try:
@@ -133,8 +186,7 @@ class KafkaPublisher:
             except PERMANENT_ERRORS as exc:  # raised before sending, e.g. over max_request_size
                 pending.append(Failure(describe(exc), permanent=True))
         outcomes: list[Failure | None] = []
-        refused: list[int] = []
-        broken = False
+        refused: set[int] = set()
         for index, item in enumerate(pending):
             if isinstance(item, Failure):
                 outcomes.append(item)
@@ -144,33 +196,13 @@ class KafkaPublisher:
                 outcomes.append(None)
             except PERMANENT_ERRORS as exc:
                 outcomes.append(Failure(describe(exc), permanent=True))
-                refused.append(index)
-            except KafkaError as exc:
-                # Retries are endless with idempotence, so anything else means the producer
-                # itself is broken (fenced, sequence out of order): these rows go next cycle.
-                outcomes.append(Failure(describe(exc), permanent=False))
-                broken = True
-        if refused or broken:
-            # The broker refuses whole batches, innocent neighbours included, and a refused batch
-            # leaves a gap in the producer's sequence numbers that fails every later batch of
-            # that partition. So: a fresh producer, then each refused message alone.
-            await self._restart()
-            for index in refused:
-                outcomes[index] = await self._send_alone(messages[index])
-        return outcomes
-
-    async def _send_alone(self, message: Message) -> Failure | None:
-        producer = self._producer
-        assert producer is not None
-        try:
-            await (await self._send(producer, message))
-        except PERMANENT_ERRORS as exc:
-            await self._restart()
-            return Failure(describe(exc), permanent=True)
-        except KafkaError as exc:
-            await self._restart()
-            return Failure(describe(exc), permanent=False)
-        return None
+                refused.add(index)
+        if refused:
+            await self._restart()  # a fresh producer with the same id aborts the transaction
+            return outcomes, refused
+        await producer.commit_transaction()
+        self._in_doubt = False
+        return outcomes, refused
 
     @staticmethod
     async def _send(producer: AIOKafkaProducer, m: Message) -> asyncio.Future[object]:
@@ -180,8 +212,26 @@ class KafkaPublisher:
         return future
 
     async def _restart(self) -> None:
+        # A new producer with the same id aborts the open transaction and starts clean.
         await self.stop()
         await self._start_producer()
+        self._in_doubt = False
+
+    async def fence(self, transactional_id: str) -> None:
+        """Abort `transactional_id`'s open transaction and refuse its producer from now on."""
+        s = self._settings
+        producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            client_id="outbox-relay-fence",
+            transactional_id=transactional_id,
+            enable_idempotence=True,
+            request_timeout_ms=int(s.relay_publish_timeout_seconds * 1000),
+        )
+        try:
+            # start() sends InitProducerId: the coordinator bumps the id's epoch and aborts.
+            await asyncio.wait_for(producer.start(), s.relay_publish_timeout_seconds)
+        finally:
+            await producer.stop()
 
     async def _start_producer(self) -> None:
         s = self._settings
@@ -189,6 +239,7 @@ class KafkaPublisher:
             bootstrap_servers=s.kafka_bootstrap_servers,
             client_id="outbox-relay",
             partitioner=key_partitioner,
+            transactional_id=self.transactional_id,
             enable_idempotence=True,
             acks="all",
             linger_ms=s.relay_linger_ms,
@@ -197,7 +248,7 @@ class KafkaPublisher:
             request_timeout_ms=int(s.relay_publish_timeout_seconds * 1000),
         )
         try:
-            await producer.start()
+            await asyncio.wait_for(producer.start(), s.relay_publish_timeout_seconds)
         except BaseException:
             await producer.stop()
             raise
@@ -224,7 +275,6 @@ class KafkaPublisher:
     async def stop(self) -> None:
         """Flush what can be flushed within the publish timeout, then close."""
         producer, self._producer = self._producer, None
-        self._backlogged = False
         if producer is None:
             return
         try:

@@ -10,8 +10,8 @@ from sqlalchemy import make_url
 
 from app.core.settings import CommonSettings
 
-#: Default advisory lock key: any bigint every relay of one deployment agrees on.
-DEFAULT_LOCK_KEY = 0x7265_6C61_7900  # "relay\0"
+#: Slots of `outbox.slot` (migration 0007); a partition is a slot modulo RELAY_PARTITIONS.
+SLOTS = 256
 
 
 class RelaySettings(CommonSettings):
@@ -34,11 +34,31 @@ class RelaySettings(CommonSettings):
     relay_shutdown_grace_seconds: Annotated[
         float, Field(ge=0, description="On SIGTERM, let the current batch finish this long")
     ] = 10.0
-    relay_lock_key: Annotated[
-        int, Field(description="PostgreSQL advisory lock key that elects the one active relay")
-    ] = DEFAULT_LOCK_KEY
-    relay_leader_poll_seconds: Annotated[
-        float, Field(gt=0, le=60, description="How often a standby tries to take the lock")
+    relay_partitions: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=SLOTS,
+            description="Outbox partitions shared out among the running relays by lease; every "
+            "relay of a deployment must use the same number",
+        ),
+    ] = 32
+    relay_lease_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=600,
+            description="A partition whose owner stops renewing it moves to another relay after "
+            "this long (database clock); also how long a paused relay may still publish",
+        ),
+    ] = 10.0
+    relay_heartbeat_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=60,
+            description="How often a relay renews its leases and rebalances; well under the lease",
+        ),
     ] = 1.0
     relay_topic_partitions: Annotated[
         int, Field(ge=1, description="Partitions of a topic the relay has to create")

@@ -7,18 +7,23 @@ insert is `app.core.outbox`.) Unit tests use an in-memory fake of the same Proto
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import CursorResult, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relay.leases import Lease, LeaseExpiredError
 
 # Claimed by state (`published_at IS NULL`), never after an `id > last_seen` cursor: ids are
 # taken at insert but become visible at commit, out of order. The partial index
-# ix_outbox_unpublished serves exactly this WHERE and ORDER BY.
-CLAIM = text(
+# ix_outbox_unpublished (id, slot) serves exactly this WHERE and ORDER BY, whatever ANALYZE saw:
+# it is the only index whose predicate answers `published_at IS NULL` (migration 0007). No row
+# locks: a partition has one owner at a time (relay/leases.py), and a paused owner that held
+# locks would stall its successor.
+CLAIM_ANY = text(
     """
     SELECT id, event_id::text AS event_id, topic, key, type, payload::text AS value, headers,
            extract(epoch FROM created_at) AS created
@@ -26,10 +31,35 @@ CLAIM = text(
     WHERE published_at IS NULL AND parked_at IS NULL
     ORDER BY id
     LIMIT :batch
-    FOR UPDATE SKIP LOCKED
     """
 )
+#: True while the caller still holds every lease of its snapshot: member, partition and epoch.
+HOLDS_LEASE = """(
+        SELECT count(*) FROM relay_leases
+        WHERE owner = :member AND expires_at > now()
+          AND (partition, epoch) IN (SELECT * FROM unnest(CAST(:partitions AS smallint[]),
+                                                          CAST(:epochs AS bigint[]))))
+      = cardinality(CAST(:partitions AS smallint[]))"""
+# One statement, so the fence and the rows come from the same moment and a paused relay holds no
+# transaction open. The first column says whether the lease held; with no rows it comes alone.
+CLAIM = text(
+    f"""
+    WITH fence AS (SELECT {HOLDS_LEASE} AS held)
+    SELECT fence.held, claimed.*
+    FROM fence LEFT JOIN LATERAL (
+        SELECT id, event_id::text AS event_id, topic, key, type, payload::text AS value, headers,
+               extract(epoch FROM created_at) AS created
+        FROM outbox
+        WHERE fence.held AND published_at IS NULL AND parked_at IS NULL
+          AND slot = ANY(CAST(:slots AS smallint[]))
+        ORDER BY id
+        LIMIT :batch) claimed ON true
+    """  # noqa: S608 - composed of constants only
+)
 MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
+MARK_PUBLISHED_FENCED = text(
+    "UPDATE outbox SET published_at = now() WHERE id = ANY(:ids) AND " + HOLDS_LEASE  # noqa: S608 - constants
+)
 RECORD_FAILURE = text(
     """
     UPDATE outbox
@@ -38,6 +68,9 @@ RECORD_FAILURE = text(
     WHERE id = :id
     RETURNING attempts, parked_at IS NOT NULL AS parked
     """
+)
+RECORD_FAILURE_FENCED = text(
+    str(RECORD_FAILURE).replace("WHERE id = :id", f"WHERE id = :id AND {HOLDS_LEASE}")
 )
 # Small batches keep each transaction short: the relay's claims and the writers never wait on
 # a purge. Parked rows are never purged (published_at stays NULL); an operator decides on them.
@@ -94,7 +127,7 @@ class Backlog:
 
 
 class ClaimedBatch(Protocol):
-    """Rows locked by one claim transaction; what is marked here commits when the claim ends."""
+    """Rows of one claim; each mark or failure recorded commits at once, if the lease holds."""
 
     @property
     def rows(self) -> Sequence[ClaimedRow]: ...
@@ -108,7 +141,7 @@ class ClaimedBatch(Protocol):
 
 class OutboxStore(Protocol):
     def claim(self, limit: int) -> AbstractAsyncContextManager[ClaimedBatch]:
-        """Lock up to `limit` unpublished rows in id order; commit on exit, roll back on error."""
+        """Up to `limit` unpublished rows of the partitions we lease, in id order."""
         ...
 
     async def purge(self, *, retention_seconds: float, limit: int) -> int:
@@ -118,55 +151,102 @@ class OutboxStore(Protocol):
     async def backlog(self) -> Backlog: ...
 
 
-#: Checks, inside the claim transaction, that this process may still publish.
-type Fence = Callable[[AsyncSession], Awaitable[None]]
-
-
 class _PostgresBatch:
-    def __init__(self, session: AsyncSession, rows: Sequence[ClaimedRow]) -> None:
-        self._session = session
+    def __init__(
+        self, engine: AsyncEngine, rows: Sequence[ClaimedRow], lease: Lease | None
+    ) -> None:
+        self._engine = engine
         self.rows = rows
+        self._lease = lease
 
     async def mark_published(self, ids: Sequence[int]) -> None:
-        await self._session.execute(MARK_PUBLISHED, {"ids": list(ids)})
+        if self._lease is None:
+            await _execute(self._engine, MARK_PUBLISHED, {"ids": list(ids)})
+            return
+        params = {"ids": list(ids)} | _fence_params(self._lease)
+        result = await _execute(self._engine, MARK_PUBLISHED_FENCED, params)
+        if not result:
+            # Kafka has the rows (committed), the table does not say so: the next owner sends
+            # them again, after ours. Duplicates, never a reordering.
+            raise LeaseExpiredError("lease no longer held when marking")
 
     async def record_failure(self, row_id: int, *, error: str, max_attempts: int) -> FailureRecord:
-        params = {"id": row_id, "error": error, "max_attempts": max_attempts}
-        row = (await self._session.execute(RECORD_FAILURE, params)).one()
+        params: dict[str, Any] = {"id": row_id, "error": error, "max_attempts": max_attempts}
+        statement = RECORD_FAILURE
+        if self._lease is not None:
+            params |= _fence_params(self._lease)
+            statement = RECORD_FAILURE_FENCED
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(statement, params)).one_or_none()
+            await conn.commit()
+        if row is None:
+            raise LeaseExpiredError("lease no longer held when recording a failure")
         return FailureRecord(attempts=row.attempts, parked=row.parked)
 
 
 class PostgresOutboxStore:
-    """The outbox in PostgreSQL; `fence` runs first in every claim transaction."""
+    """The outbox in PostgreSQL, one autocommit statement at a time.
 
-    def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], *, fence: Fence | None = None
-    ) -> None:
-        self._session_factory = session_factory
-        self._fence = fence
+    With `lease`, every claim and mark checks in its own statement that the relay still holds
+    the leases it claims with; without, it claims every partition (tests, tools).
+    """
+
+    def __init__(self, engine: AsyncEngine, *, lease: Callable[[], Lease] | None = None) -> None:
+        self._engine = engine
+        self._lease = lease
 
     @asynccontextmanager
     async def claim(self, limit: int) -> AsyncIterator[ClaimedBatch]:
-        async with self._session_factory() as session, session.begin():
-            if self._fence is not None:
-                await self._fence(session)
-            result = await session.execute(CLAIM, {"batch": limit})
-            _check_columns(tuple(result.keys()))
+        lease = self._lease() if self._lease is not None else None
+        if lease is not None and not lease.partitions:
+            yield _PostgresBatch(self._engine, [], lease)
+            return
+        async with self._engine.connect() as conn:
+            if lease is None:
+                result = await conn.execute(CLAIM_ANY, {"batch": limit})
+                columns, skip = tuple(result.keys()), 0
+            else:
+                params = {"batch": limit, "slots": list(lease.slots)} | _fence_params(lease)
+                result = await conn.execute(CLAIM, params)
+                columns, skip = tuple(result.keys())[1:], 1
+            _check_columns(columns)
             # Tuples straight from the driver, named by the checked columns: a dataclass per
             # row would cost the relay a few per cent of its drain rate.
-            yield _PostgresBatch(session, [ClaimedRow._make(row) for row in result.all()])
+            raw = result.all()
+            await conn.commit()
+        if skip and not (raw and raw[0][0]):
+            raise LeaseExpiredError("lease not held when claiming")
+        rows = [ClaimedRow._make(r[skip:]) for r in raw if r[skip] is not None]
+        yield _PostgresBatch(self._engine, rows, lease)
 
     async def purge(self, *, retention_seconds: float, limit: int) -> int:
-        async with self._session_factory() as session, session.begin():
+        async with self._engine.connect() as conn:
             params = {"retention": retention_seconds, "batch": limit}
-            return len((await session.execute(PURGE, params)).all())
+            deleted = len((await conn.execute(PURGE, params)).all())
+            await conn.commit()
+        return deleted
 
     async def backlog(self) -> Backlog:
-        async with self._session_factory() as session:
-            row = (await session.execute(BACKLOG)).one()
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(BACKLOG)).one()
         return Backlog(
             unpublished=row.unpublished, oldest_age=float(row.oldest_age), parked=row.parked
         )
+
+
+def _fence_params(lease: Lease) -> dict[str, Any]:
+    return {
+        "member": lease.member,
+        "partitions": list(lease.partitions),
+        "epochs": list(lease.epochs),
+    }
+
+
+async def _execute(engine: AsyncEngine, statement: Any, params: dict[str, Any]) -> int:
+    async with engine.connect() as conn:
+        result = await conn.execute(statement, params)
+        await conn.commit()
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 def _check_columns(columns: tuple[Any, ...]) -> None:

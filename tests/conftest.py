@@ -16,7 +16,15 @@ from app.core.db import make_engine, make_session_factory
 from tests.support.migrations import migrated_database
 from tests.support.services import kafka_bootstrap_servers, postgres_admin_url
 
-TABLES = ("processed_events", "outbox", "tasks", "users", "login_attempts")
+TABLES = (
+    "processed_events",
+    "outbox",
+    "tasks",
+    "users",
+    "login_attempts",
+    "relay_members",
+    "relay_leases",
+)
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     Text,
     Uuid,
     false,
@@ -78,9 +80,15 @@ class OutboxEvent(Base):
         Index(
             "ix_outbox_unpublished",
             "id",
+            "slot",
             postgresql_where=text("published_at IS NULL AND parked_at IS NULL"),
         ),
-        Index("ix_outbox_published_at", "published_at"),
+        # Partial, so it can never answer the claim's `published_at IS NULL` (migration 0007).
+        Index(
+            "ix_outbox_published_at",
+            "published_at",
+            postgresql_where=text("published_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
@@ -97,6 +105,30 @@ class OutboxEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     parked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    #: 0-255 from the key, computed by PostgreSQL; a relay partition is `slot % RELAY_PARTITIONS`.
+    slot: Mapped[int] = mapped_column(SmallInteger, Computed("hashtext(key) & 255", persisted=True))
+
+
+class RelayMember(Base):
+    """A running relay process, alive while `expires_at` (database clock) is ahead."""
+
+    __tablename__ = "relay_members"
+
+    member: Mapped[str] = mapped_column(Text, primary_key=True)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp, server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class RelayLease(Base):
+    """Who may publish one outbox partition; `epoch` grows with every change of owner."""
+
+    __tablename__ = "relay_leases"
+
+    partition: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str | None] = mapped_column(Text, nullable=True)
+    epoch: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    changed_at: Mapped[datetime | None] = mapped_column(Timestamp, server_default=func.now())
 
 
 class LoginAttempts(Base):

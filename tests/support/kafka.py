@@ -22,6 +22,7 @@ async def topic_records(servers: str, topic: str, within: float = 30.0) -> list[
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest",
+        isolation_level="read_committed",
     )
     await consumer.start()
     try:

@@ -325,15 +325,22 @@ class Deployment:
         """One `python -m scheduler run-once --date day`; its exit code."""
         return run_scheduler_once(self.env, day, log=self.system.log_dir / "scheduler.log")
 
-    def relay_leader(self) -> str | None:
-        """The relay whose /metrics says it holds the lock, if any."""
+    def relay_partitions(self) -> dict[str, int]:
+        """Partitions each live relay leases now, from its /metrics."""
+        owned: dict[str, int] = {}
         for name, service in self.system.services.items():
             if name.startswith("relay") and service.alive() and service.port:
                 with suppress(httpx.HTTPError):
                     metrics = httpx.get(f"http://127.0.0.1:{service.port}/metrics", timeout=2)
-                    if re.search(r"^relay_is_leader 1(\.0)?$", metrics.text, re.M):
-                        return name
-        return None
+                    found = re.search(r"^relay_partitions_owned (\S+)$", metrics.text, re.M)
+                    if found:
+                        owned[name] = int(float(found.group(1)))
+        return owned
+
+    def relay_leader(self) -> str | None:
+        """The relay that leases the most partitions (all of them when it runs alone), if any."""
+        owned = {name: n for name, n in self.relay_partitions().items() if n}
+        return max(owned, key=lambda name: owned[name]) if owned else None
 
     def healthy(self) -> dict[str, bool]:
         return {name: s.healthy() for name, s in self.system.services.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,9 +29,10 @@ class RelayProcess:
                 "DATABASE_URL": settings.sqlalchemy_url,
                 "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
                 "KAFKA_TOPIC": settings.kafka_topic,
-                "RELAY_LOCK_KEY": str(settings.relay_lock_key),
                 "RELAY_BATCH_SIZE": str(settings.relay_batch_size),
-                "RELAY_LEADER_POLL_SECONDS": "0.5",
+                "RELAY_PARTITIONS": str(settings.relay_partitions),
+                "RELAY_LEASE_SECONDS": str(settings.relay_lease_seconds),
+                "RELAY_HEARTBEAT_SECONDS": str(settings.relay_heartbeat_seconds),
                 "RELAY_METRICS_PORT": str(self.port),
                 "RELAY_PUBLISH_TIMEOUT_SECONDS": "5",
                 "LOG_JSON": "true",
@@ -43,7 +45,7 @@ class RelayProcess:
             )
 
     async def role(self) -> str | None:
-        """'leader' or 'standby' from /healthz, or None while it is not serving."""
+        """'active' (owns partitions) or 'standby' from /healthz, None while not serving."""
         try:
             async with httpx.AsyncClient(timeout=1.0) as client:
                 response = await client.get(f"http://127.0.0.1:{self.port}/healthz")
@@ -55,6 +57,15 @@ class RelayProcess:
     async def metrics(self) -> str:
         async with httpx.AsyncClient(timeout=2.0) as client:
             return (await client.get(f"http://127.0.0.1:{self.port}/metrics")).text
+
+    async def partitions_owned(self) -> int | None:
+        """How many partitions it leases, from /metrics; None while it is not serving."""
+        try:
+            text = await self.metrics()
+        except httpx.HTTPError:
+            return None
+        found = re.search(r"^relay_partitions_owned (\S+)$", text, re.M)
+        return int(float(found.group(1))) if found else None
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import uuid
 from collections import defaultdict
@@ -23,18 +22,18 @@ from relay.store import PostgresOutboxStore
 
 @pytest.fixture
 def relay_settings(database_url: str, kafka_servers: str, topic: str) -> RelaySettings:
-    """Fast-failing settings with a lock key of this test's own and no HTTP port."""
+    """Fast-failing settings with short leases and no HTTP port."""
     return RelaySettings(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_servers,
         kafka_topic=topic,
         relay_batch_size=200,
-        relay_lock_key=random.randint(1, 2**62),
         relay_poll_interval_seconds=30.0,
         relay_publish_timeout_seconds=5.0,
         relay_backoff_initial_seconds=0.05,
         relay_backoff_max_seconds=0.5,
-        relay_leader_poll_seconds=0.2,
+        relay_lease_seconds=2.0,
+        relay_heartbeat_seconds=0.2,
         relay_metrics_port=0,
         log_json=False,
     )
@@ -53,7 +52,7 @@ class Harness:
     @property
     def store(self) -> PostgresOutboxStore:
         """The relay's store on this database, unfenced."""
-        return PostgresOutboxStore(self.session_factory)
+        return PostgresOutboxStore(self.engine)
 
     async def write(
         self,
@@ -117,7 +116,11 @@ async def consume(
 ) -> list[Received]:
     """Read the topic from the start until `until(received)` holds or the deadline passes."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=servers, auto_offset_reset="earliest", enable_auto_commit=False
+        topic,
+        bootstrap_servers=servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        isolation_level="read_committed",
     )
     await consumer.start()
     received: list[Received] = []

@@ -1,4 +1,4 @@
-"""The relay needs nothing beyond its role's grants (SELECT, UPDATE, DELETE on outbox)."""
+"""The relay needs nothing beyond its role's grants (outbox, relay_members, relay_leases)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import asyncio
 import uuid
 
 import pytest
+from prometheus_client import CollectorRegistry
 
-from app.core.db import make_engine, make_session_factory
+from app.core.db import make_engine
 from relay.forwarder import Forwarder
-from relay.leadership import Leadership
+from relay.leases import LeaseManager, new_member
+from relay.metrics import RelayMetrics
 from relay.purge import purge_published
-from relay.settings import RelaySettings
 from relay.store import PostgresOutboxStore
 from tests.integration.relay.conftest import Harness
 from tests.unit.relay.fakes import FakePublisher
@@ -19,27 +20,36 @@ from tests.unit.relay.fakes import FakePublisher
 pytestmark = pytest.mark.integration
 
 
-async def test_claiming_marking_fencing_purging_and_gauges_work_as_the_relay_role(
+async def no_fence(transactional_id: str) -> None:
+    del transactional_id
+
+
+async def test_leasing_claiming_marking_purging_and_gauges_work_as_the_relay_role(
     relay: Harness,
 ) -> None:
     # Connect as the superuser but act as `todo_relay` (created by migration 0003).
     as_relay = f"{relay.settings.sqlalchemy_url}?options=-c%20role%3Dtodo_relay"
-    settings = RelaySettings.model_validate(
-        relay.settings.model_dump() | {"database_url": as_relay}
+    engine = make_engine(as_relay, autocommit=True)
+    metrics = RelayMetrics(CollectorRegistry())
+    leases = LeaseManager(
+        engine,
+        relay.settings,
+        member=new_member(),
+        fence=no_fence,
+        cycle_lock=asyncio.Lock(),
+        may_release=lambda: True,
+        metrics=metrics,
     )
-    engine = make_engine(as_relay)
-    session_factory = make_session_factory(engine)
-    lock = Leadership(settings.libpq_conninfo, key=settings.relay_lock_key, poll_interval=0.1)
     try:
-        assert await lock.acquire(asyncio.Event())
+        await leases.prepare()
+        await leases.heartbeat()
         await relay.write(users=[uuid.uuid4()], per_key=3)
-        publisher = FakePublisher()
-        store = PostgresOutboxStore(session_factory, fence=lock.verify)
-        forwarder = Forwarder(store, publisher, settings)
+        store = PostgresOutboxStore(engine, lease=leases.current)
+        forwarder = Forwarder(store, FakePublisher(), relay.settings, metrics=metrics)
         assert await forwarder.run_once() == 3
         await forwarder.metrics.refresh_backlog(store)
         assert forwarder.metrics.registry.get_sample_value("relay_outbox_unpublished") == 0
         assert await purge_published(store, retention_seconds=0, batch_size=10) == 3
+        await leases.leave()
     finally:
-        await lock.release()
         await engine.dispose()

@@ -18,7 +18,7 @@ from app.tasks import create_task, delete_task, get_owned_task, list_tasks, upda
 from app.users import InvalidCredentialsError, authenticate, register_user
 from mailer.dedupe import PostgresDedupeStore
 from relay.purge import purge_published
-from relay.store import BACKLOG, CLAIM, MARK_PUBLISHED, RECORD_FAILURE, PostgresOutboxStore
+from relay.store import BACKLOG, CLAIM_ANY, MARK_PUBLISHED, RECORD_FAILURE, PostgresOutboxStore
 from scheduler.digest import DigestOptions, run_digest
 from tests.support import ROOT
 
@@ -35,7 +35,12 @@ EXPECTED_GRANTS = {
         "outbox": {"INSERT"},
     },
     "todo_scheduler": {"users": {"SELECT"}, "tasks": {"SELECT"}, "outbox": {"INSERT"}},
-    "todo_relay": {"outbox": {"SELECT", "UPDATE", "DELETE"}},
+    "todo_relay": {
+        "outbox": {"SELECT", "UPDATE", "DELETE"},
+        # The relays' own bookkeeping (migration 0007): memberships and partition leases.
+        "relay_members": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+        "relay_leases": {"SELECT", "INSERT", "UPDATE", "DELETE"},
+    },
     "todo_mailer": {"processed_events": {"SELECT", "INSERT"}},
 }
 
@@ -269,14 +274,12 @@ async def test_the_relay_role_claims_publishes_parks_and_purges_with_its_own_sta
     async with relay.begin() as conn:
         await conn.execute(text("LISTEN outbox"))
         assert await conn.scalar(text("SELECT pg_try_advisory_xact_lock(42)"))
-        ids = [row.id for row in await conn.execute(CLAIM, {"batch": 10})]
+        ids = [row.id for row in await conn.execute(CLAIM_ANY, {"batch": 10})]
         await conn.execute(MARK_PUBLISHED, {"ids": ids[:2]})
         failure = {"id": ids[2], "error": "message too large", "max_attempts": 1}
         parked = (await conn.execute(RECORD_FAILURE, failure)).one().parked
         backlog = (await conn.execute(BACKLOG)).one()
-    purged = await purge_published(
-        PostgresOutboxStore(make_session_factory(relay)), retention_seconds=-60, batch_size=10
-    )
+    purged = await purge_published(PostgresOutboxStore(relay), retention_seconds=-60, batch_size=10)
     assert (len(ids), parked, backlog.unpublished, purged) == (3, True, 0, 2)
 
 

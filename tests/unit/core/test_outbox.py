@@ -33,6 +33,7 @@ def test_the_write_columns_are_columns_of_the_table_and_leave_the_rest_to_the_da
         "attempts",
         "last_error",
         "parked_at",
+        "slot",  # computed by PostgreSQL from the key
     }
 
 

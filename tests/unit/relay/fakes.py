@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from app.core.events import Event
 from app.core.outbox import outbox_row
-from relay.leadership import LeadershipLostError
+from relay.leases import LeaseLostError
 from relay.publisher import BrokerUnavailableError, Failure, Message
 from relay.store import Backlog, ClaimedBatch, ClaimedRow, FailureRecord
 
@@ -76,7 +76,7 @@ class FakeOutboxStore:
     def __init__(self) -> None:
         self.rows: dict[int, StoredRow] = {}
         self.claims = 0
-        #: Set to make every claim fail as a relay that lost its lock would.
+        #: Set to make every claim fail as a relay that lost its lease would.
         self.fenced = False
 
     def add(
@@ -111,7 +111,7 @@ class FakeOutboxStore:
     @asynccontextmanager
     async def _claim(self, limit: int) -> AsyncIterator[ClaimedBatch]:
         if self.fenced:
-            raise LeadershipLostError
+            raise LeaseLostError
         self.claims += 1
         waiting = [s.row for s in self.rows.values() if s.published_at is None and not s.parked]
         batch = _Batch(rows=waiting[:limit], _store=self)

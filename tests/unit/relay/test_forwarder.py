@@ -10,7 +10,7 @@ import pytest
 
 from app.core.events import TaskCreated
 from relay.forwarder import Forwarder
-from relay.leadership import LeadershipLostError
+from relay.leases import LeaseLostError
 from relay.publisher import BrokerUnavailableError
 from relay.purge import purge_published
 from relay.settings import RelaySettings
@@ -115,12 +115,12 @@ async def test_a_rejected_row_is_parked_after_max_attempts_and_never_blocks_the_
     assert registry.get_sample_value("relay_errors_total", {"kind": "rejected"}) == 2
 
 
-async def test_a_relay_that_lost_its_lock_publishes_nothing() -> None:
+async def test_a_relay_that_lost_its_lease_publishes_nothing() -> None:
     store, publisher, forwarder = parts()
     store.add(*events(uuid.uuid4(), 2))
     store.fenced = True
 
-    with pytest.raises(LeadershipLostError):
+    with pytest.raises(LeaseLostError):
         await forwarder.run_once()
 
     assert publisher.sent == []

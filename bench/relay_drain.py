@@ -41,7 +41,6 @@ from bench.database import bench_database
 from bench.stats import percentile
 from relay.envelope import to_message
 from relay.forwarder import Forwarder
-from relay.leadership import Leadership
 from relay.publisher import Failure, KafkaPublisher, Message, key_partitioner
 from relay.settings import RelaySettings
 from relay.store import ClaimedRow, PostgresOutboxStore
@@ -161,14 +160,12 @@ class AckClock(KafkaPublisher):
 
 async def drain(settings: RelaySettings, events: int) -> float:
     """Events/s of the relay's loop (`Forwarder.run`) emptying the outbox, marks included."""
-    engine = make_engine(settings.sqlalchemy_url, pool_size=3)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=3, autocommit=True)
     publisher = AckClock(settings)
     publisher.expected = events
     wakeup, stop = asyncio.Event(), asyncio.Event()
     try:
-        forwarder = Forwarder(
-            PostgresOutboxStore(make_session_factory(engine)), publisher, settings
-        )
+        forwarder = Forwarder(PostgresOutboxStore(engine), publisher, settings)
         await publisher.ensure_ready()
         start = time.perf_counter()
         running = asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop))
@@ -183,13 +180,11 @@ async def drain(settings: RelaySettings, events: int) -> float:
 
 async def latency(settings: RelaySettings, *, rate: int, seconds: float) -> dict[str, float]:
     """Commit-to-ack latency under a steady write load from a separate writer process."""
-    engine = make_engine(settings.sqlalchemy_url, pool_size=2)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=2, autocommit=True)
     publisher = AckClock(settings)
-    lock = Leadership(settings.libpq_conninfo, key=settings.relay_lock_key, poll_interval=0.5)
     wakeup, stop = asyncio.Event(), asyncio.Event()
-    assert await lock.acquire(stop)
     await publisher.ensure_ready()
-    store = PostgresOutboxStore(make_session_factory(engine), fence=lock.verify)
+    store = PostgresOutboxStore(engine)
     forwarder = Forwarder(store, publisher, settings)
     tasks = [
         asyncio.create_task(NotifyListener(settings.libpq_conninfo, wakeup, backoff_max=1).run()),
@@ -217,7 +212,6 @@ async def latency(settings: RelaySettings, *, rate: int, seconds: float) -> dict
         stop.set()
         tasks[0].cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await lock.release()
         await publisher.stop()
         await engine.dispose()
     warm = sorted(committed.items(), key=lambda item: item[1])[rate:]  # skip the first second

@@ -91,6 +91,11 @@ class Publisher(Protocol):
         """Send all, await every ack; one outcome per message (None = acknowledged)."""
 
 
+def _retrieve(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:1000]
 
@@ -185,6 +190,24 @@ class KafkaPublisher:
                 pending.append(await self._send(producer, m))
             except PERMANENT_ERRORS as exc:  # raised before sending, e.g. over max_request_size
                 pending.append(Failure(describe(exc), permanent=True))
+        try:
+            outcomes, refused = await self._outcomes(pending)
+        except BaseException:
+            for item in pending:  # fenced or broken: the others fail alike, unread
+                if isinstance(item, asyncio.Future):
+                    item.add_done_callback(_retrieve)
+            raise
+        if refused:
+            await self._restart()  # a fresh producer with the same id aborts the transaction
+            return outcomes, refused
+        await producer.commit_transaction()
+        self._in_doubt = False
+        return outcomes, refused
+
+    @staticmethod
+    async def _outcomes(
+        pending: Sequence[asyncio.Future[object] | Failure],
+    ) -> tuple[list[Failure | None], set[int]]:
         outcomes: list[Failure | None] = []
         refused: set[int] = set()
         for index, item in enumerate(pending):
@@ -197,11 +220,6 @@ class KafkaPublisher:
             except PERMANENT_ERRORS as exc:
                 outcomes.append(Failure(describe(exc), permanent=True))
                 refused.add(index)
-        if refused:
-            await self._restart()  # a fresh producer with the same id aborts the transaction
-            return outcomes, refused
-        await producer.commit_transaction()
-        self._in_doubt = False
         return outcomes, refused
 
     @staticmethod

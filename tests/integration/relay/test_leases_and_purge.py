@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -55,9 +56,9 @@ class Member:
 
 
 @pytest.fixture
-async def autocommit(relay: Harness) -> AsyncEngine:
+async def autocommit(relay: Harness) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(relay.settings.sqlalchemy_url, autocommit=True)
-    yield engine  # type: ignore[misc]
+    yield engine
     await engine.dispose()
 
 
@@ -142,7 +143,8 @@ async def test_a_relay_claims_only_rows_of_the_partitions_it_owns(
         store = PostgresOutboxStore(autocommit, lease=member.leases.current)
         async with store.claim(1000) as batch:
             claimed[name] = {row.key for row in batch.rows}
-    assert claimed["first"] and claimed["second"]
+    assert claimed["first"]
+    assert claimed["second"]
     assert not claimed["first"] & claimed["second"]
     assert claimed["first"] | claimed["second"] == {e.key for e in written}
 

@@ -1,4 +1,5 @@
-"""Real `python -m relay` processes: fail-over after SIGKILL, clean SIGTERM, kill -9 mid-drain."""
+"""Real `python -m relay` processes: sharing and fail-over after SIGKILL, a clean SIGTERM that
+hands the partitions on at once, kill -9 mid-drain."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ def processes(tmp_path: Path) -> Iterator[list[RelayProcess]]:
         process.ensure_dead()
 
 
-async def wait_role(process: RelayProcess, role: str, *, seconds: float = 30) -> bool:
-    async def has_role() -> bool:
-        return await process.role() == role
+async def wait_owned(process: RelayProcess, partitions: int, *, seconds: float = 30) -> bool:
+    async def owns() -> bool:
+        return await process.partitions_owned() == partitions
 
-    return await poll(has_role, seconds=seconds, every=0.05)
+    return await poll(owns, seconds=seconds, every=0.05)
 
 
 async def wait_drained(relay: Harness, *, seconds: float = 60) -> bool:
@@ -41,16 +42,18 @@ async def wait_drained(relay: Harness, *, seconds: float = 60) -> bool:
     return await poll(drained, seconds=seconds)
 
 
-async def test_a_standby_takes_over_within_seconds_of_the_leader_being_killed(
+async def test_two_relays_share_the_partitions_and_one_takes_all_when_the_other_is_killed(
     relay: Harness, processes: list[RelayProcess], tmp_path: Path
 ) -> None:
     settings = relay.settings.model_copy(update={"relay_batch_size": 50})
-    leader = RelayProcess(settings, tmp_path, "a")
-    processes.append(leader)
-    assert await wait_role(leader, "leader"), leader.log()
-    standby = RelayProcess(settings, tmp_path, "b")
-    processes.append(standby)
-    assert await wait_role(standby, "standby"), standby.log()
+    everything, half = settings.relay_partitions, settings.relay_partitions // 2
+    first = RelayProcess(settings, tmp_path, "a")
+    processes.append(first)
+    assert await wait_owned(first, everything), first.log()
+    second = RelayProcess(settings, tmp_path, "b")
+    processes.append(second)
+    assert await wait_owned(second, half), second.log()
+    assert await wait_owned(first, half), first.log()
 
     users = [uuid.uuid4() for _ in range(20)]
     written: list[TaskCreated] = []
@@ -62,25 +65,29 @@ async def test_a_standby_takes_over_within_seconds_of_the_leader_being_killed(
 
     writing = asyncio.create_task(keep_writing())
     assert await poll(lambda: asyncio.sleep(0, result=len(written) >= 600), seconds=30)
-    leader.kill()
+    first.kill()
     killed_at = time.monotonic()
-    assert await wait_role(standby, "leader", seconds=15), standby.log()
+    assert await wait_owned(second, everything, seconds=15), second.log()
     takeover = time.monotonic() - killed_at
     await writing
-    assert await wait_drained(relay), standby.log()
+    assert await wait_drained(relay), second.log()
 
     received = await relay.consume(until=has_all({str(e.event_id) for e in written}))
     assert {r.event_id for r in received} == {str(e.event_id) for e in written}
     assert first_seen_order(received) == written_order(written)
-    print(f"standby took over {takeover:.2f} s after the leader was killed")
+    assert "previous owner fenced" in second.log()
+    print(f"the survivor owned every partition {takeover:.2f} s after the kill")
 
 
-async def test_sigterm_releases_the_lock_and_exits_zero(
+async def test_sigterm_releases_the_leases_and_exits_zero(
     relay: Harness, processes: list[RelayProcess], tmp_path: Path
 ) -> None:
-    process = RelayProcess(relay.settings, tmp_path, "term")
+    # A lease far longer than the test: the successor gets the partitions because they were
+    # released, not because they expired.
+    settings = relay.settings.model_copy(update={"relay_lease_seconds": 120.0})
+    process = RelayProcess(settings, tmp_path, "term")
     processes.append(process)
-    assert await wait_role(process, "leader"), process.log()
+    assert await wait_owned(process, settings.relay_partitions), process.log()
     events = await relay.write(users=[uuid.uuid4()], per_key=20)
     assert await wait_drained(relay, seconds=20)
     metrics = await process.metrics()
@@ -89,9 +96,9 @@ async def test_sigterm_releases_the_lock_and_exits_zero(
 
     assert process.terminate() == 0, process.log()
     assert '"relay stopped"' in process.log()
-    successor = RelayProcess(relay.settings, tmp_path, "next")
+    successor = RelayProcess(settings, tmp_path, "next")
     processes.append(successor)
-    assert await wait_role(successor, "leader", seconds=15), successor.log()
+    assert await wait_owned(successor, settings.relay_partitions, seconds=15), successor.log()
     assert len(events) == 20
 
 

@@ -1,7 +1,11 @@
 """The relay's numbers beside the Kafka ceiling, measured in one run on this machine.
 
-1. ceiling: the same messages sent by a bare aiokafka producer (same settings, no database);
-2. drain: the relay's claim-publish-mark loop emptying a backlog of N outbox rows;
+1. ceiling: the same messages sent by a bare aiokafka producer (same settings, no database),
+   idempotent, and transactional with one transaction per batch as the relay sends them;
+2. drain: the relay's claim-publish-mark loop (holding every partition's lease, as a relay
+   alone does) emptying a backlog of N outbox rows written after a simulated outage: the
+   table's statistics were taken while every row was published, and nothing ANALYZEs it
+   before or during the drain (autovacuum is off for the run's own database);
 3. latency: a writer process commits events at a steady rate; the relay (woken by NOTIFY)
    publishes them; commit-to-ack latency per event (the writer's clock after COMMIT returned,
    the relay's after Kafka's ack; one machine, one clock).
@@ -21,7 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,9 @@ if __package__ in (None, ""):  # `python bench/relay_drain.py`: make the reposit
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client import CollectorRegistry
 from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import make_engine, make_session_factory
 from app.core.events import TaskCreated
@@ -41,6 +47,8 @@ from bench.database import bench_database
 from bench.stats import percentile
 from relay.envelope import to_message
 from relay.forwarder import Forwarder
+from relay.leases import LeaseManager, new_member, transactional_id
+from relay.metrics import RelayMetrics
 from relay.publisher import Failure, KafkaPublisher, Message, key_partitioner
 from relay.settings import RelaySettings
 from relay.store import ClaimedRow, PostgresOutboxStore
@@ -69,24 +77,34 @@ async def create_topic(servers: str, topic: str, partitions: int) -> None:
         await admin.close()
 
 
+async def insert_events(engine: AsyncEngine, topic: str, events: int) -> None:
+    async with engine.begin() as conn:
+        for start in range(0, events, 10_000):
+            rows = [
+                outbox_row(
+                    TaskCreated(
+                        user_id=USERS[i % len(USERS)], task_id=uuid.uuid4(), title=f"task {i}"
+                    ),
+                    topic=topic,
+                )
+                for i in range(start, min(start + 10_000, events))
+            ]
+            await conn.execute(insert(OutboxEvent), rows)
+
+
 async def fill_outbox(url: str, topic: str, events: int) -> None:
+    """`events` published rows, ANALYZE, then the outage's backlog of `events` new rows."""
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
-            for start in range(0, events, 10_000):
-                rows = [
-                    outbox_row(
-                        TaskCreated(
-                            user_id=USERS[i % len(USERS)], task_id=uuid.uuid4(), title=f"task {i}"
-                        ),
-                        topic=topic,
-                    )
-                    for i in range(start, min(start + 10_000, events))
-                ]
-                await conn.execute(insert(OutboxEvent), rows)
+            await conn.execute(text("ALTER TABLE outbox SET (autovacuum_enabled = false)"))
+        await insert_events(engine, topic, events)
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE outbox SET published_at = now()"))
         autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         async with autocommit.connect() as conn:
-            await conn.execute(text("VACUUM ANALYZE outbox"))
+            await conn.execute(text("VACUUM ANALYZE outbox"))  # statistics: all published
+        await insert_events(engine, topic, events)  # the backlog a Kafka outage leaves
     finally:
         await engine.dispose()
 
@@ -97,7 +115,7 @@ async def stored_messages(url: str) -> list[Message]:
         async with engine.connect() as conn:
             query = text(
                 "SELECT id, event_id::text, topic, key, type, payload::text, headers, 0"
-                " FROM outbox ORDER BY id"
+                " FROM outbox WHERE published_at IS NULL ORDER BY id"
             )
             return [to_message(ClaimedRow._make(row)) for row in (await conn.execute(query)).all()]
     finally:
@@ -105,7 +123,12 @@ async def stored_messages(url: str) -> list[Message]:
 
 
 async def ceiling(
-    settings: RelaySettings, messages: Sequence[Message], topic: str, *, cached_hash: bool
+    settings: RelaySettings,
+    messages: Sequence[Message],
+    topic: str,
+    *,
+    cached_hash: bool,
+    transactional: bool = False,
 ) -> float:
     """Events/s of a bare producer loop: same messages, batches and producer settings.
 
@@ -113,7 +136,9 @@ async def ceiling(
     that hash per user key. Measured both ways, so neither ratio flatters the relay.
     """
     s = settings
-    extra = {"partitioner": key_partitioner} if cached_hash else {}
+    extra: dict[str, Any] = {"partitioner": key_partitioner} if cached_hash else {}
+    if transactional:
+        extra["transactional_id"] = f"bench-ceiling-{uuid.uuid4().hex}"
     producer = AIOKafkaProducer(
         bootstrap_servers=s.kafka_bootstrap_servers,
         enable_idempotence=True,
@@ -128,11 +153,15 @@ async def ceiling(
         await producer.send_and_wait(topic, b"{}", key=b"warm-up")
         start = time.perf_counter()
         for first in range(0, len(messages), s.relay_batch_size):
+            if transactional:
+                await producer.begin_transaction()
             futures = [
                 await producer.send(topic, m.value, key=m.key, headers=list(m.headers))
                 for m in messages[first : first + s.relay_batch_size]
             ]
             await asyncio.gather(*futures)
+            if transactional:
+                await producer.commit_transaction()
         return len(messages) / (time.perf_counter() - start)
     finally:
         await producer.stop()
@@ -141,8 +170,8 @@ async def ceiling(
 class AckClock(KafkaPublisher):
     """The real publisher, noting when each event was acknowledged."""
 
-    def __init__(self, settings: RelaySettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: RelaySettings, member: str) -> None:
+        super().__init__(settings, transactional_id=transactional_id(member))
         self.acked_at: dict[str, float] = {}
         self.expected = 0
         self.all_acked = asyncio.Event()
@@ -158,21 +187,50 @@ class AckClock(KafkaPublisher):
         return outcomes
 
 
+@contextlib.asynccontextmanager
+async def leased(
+    settings: RelaySettings, engine: AsyncEngine, publisher: AckClock, member: str
+) -> AsyncIterator[Forwarder]:
+    """A forwarder whose claims and marks are fenced by the leases of a relay running alone."""
+    lock = asyncio.Lock()
+    leases = LeaseManager(
+        engine,
+        settings,
+        member=member,
+        fence=publisher.fence,
+        cycle_lock=lock,
+        may_release=lambda: publisher.settled,
+        metrics=RelayMetrics(CollectorRegistry()),
+    )
+    await leases.prepare()
+    await leases.heartbeat()
+    stop = asyncio.Event()
+    heartbeat = asyncio.create_task(leases.run(stop))
+    try:
+        store = PostgresOutboxStore(engine, lease=leases.current)
+        yield Forwarder(store, publisher, settings, cycle_lock=lock)
+    finally:
+        stop.set()
+        await heartbeat
+        await leases.leave()
+
+
 async def drain(settings: RelaySettings, events: int) -> float:
     """Events/s of the relay's loop (`Forwarder.run`) emptying the outbox, marks included."""
     engine = make_engine(settings.sqlalchemy_url, pool_size=3, autocommit=True)
-    publisher = AckClock(settings)
+    member = new_member()
+    publisher = AckClock(settings, member)
     publisher.expected = events
     wakeup, stop = asyncio.Event(), asyncio.Event()
     try:
-        forwarder = Forwarder(PostgresOutboxStore(engine), publisher, settings)
-        await publisher.ensure_ready()
-        start = time.perf_counter()
-        running = asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop))
-        await publisher.all_acked.wait()
-        stop.set()  # the loop finishes marking the batches in flight, then returns
-        await running
-        return events / (time.perf_counter() - start)
+        async with leased(settings, engine, publisher, member) as forwarder:
+            await publisher.ensure_ready()
+            start = time.perf_counter()
+            running = asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop))
+            await publisher.all_acked.wait()
+            stop.set()  # the loop finishes marking the batches in flight, then returns
+            await running
+            return events / (time.perf_counter() - start)
     finally:
         await publisher.stop()
         await engine.dispose()
@@ -181,11 +239,12 @@ async def drain(settings: RelaySettings, events: int) -> float:
 async def latency(settings: RelaySettings, *, rate: int, seconds: float) -> dict[str, float]:
     """Commit-to-ack latency under a steady write load from a separate writer process."""
     engine = make_engine(settings.sqlalchemy_url, pool_size=2, autocommit=True)
-    publisher = AckClock(settings)
+    member = new_member()
+    publisher = AckClock(settings, member)
     wakeup, stop = asyncio.Event(), asyncio.Event()
     await publisher.ensure_ready()
-    store = PostgresOutboxStore(engine)
-    forwarder = Forwarder(store, publisher, settings)
+    relay = leased(settings, engine, publisher, member)
+    forwarder = await relay.__aenter__()
     tasks = [
         asyncio.create_task(NotifyListener(settings.libpq_conninfo, wakeup, backoff_max=1).run()),
         asyncio.create_task(forwarder.run(wakeup=wakeup, stop=stop)),
@@ -212,6 +271,7 @@ async def latency(settings: RelaySettings, *, rate: int, seconds: float) -> dict
         stop.set()
         tasks[0].cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await relay.__aexit__(None, None, None)
         await publisher.stop()
         await engine.dispose()
     warm = sorted(committed.items(), key=lambda item: item[1])[rate:]  # skip the first second
@@ -277,10 +337,13 @@ async def _measure(url: str, events: int, rate: int, seconds: float, batch: int)
     messages = await stored_messages(url)
     stock = await ceiling(settings, messages, bare_topic, cached_hash=False)
     tuned = await ceiling(settings, messages, bare_topic, cached_hash=True)
+    in_txns = await ceiling(settings, messages, bare_topic, cached_hash=True, transactional=True)
     drained = await drain(settings, events)
     results |= {
         "ceiling_stock_per_s": round(stock),
         "ceiling_cached_hash_per_s": round(tuned),
+        "ceiling_transactional_per_s": round(in_txns),
+        "drain_vs_transactional": round(drained / in_txns, 2),
         "drain_per_s": round(drained),
         "drain_vs_stock": round(drained / stock, 2),
         "drain_vs_cached_hash": round(drained / tuned, 2),
@@ -309,9 +372,13 @@ def main() -> None:
     n = r["events"]
     print(f"| ceiling: bare aiokafka producer, {n} events | {r['ceiling_stock_per_s']} ev/s |")
     print(f"| ceiling: the same + cached key hash | {r['ceiling_cached_hash_per_s']} ev/s |")
-    print(f"| relay drain of {n} rows, batch {r['batch']} | {r['drain_per_s']} ev/s |")
+    txn = r["ceiling_transactional_per_s"]
+    print(f"| ceiling: the same, one transaction per batch | {txn} ev/s |")
+    drained = r["drain_per_s"]
+    print(f"| relay drain of {n} rows (stale statistics), batch {r['batch']} | {drained} ev/s |")
     print(f"| drain / bare producer | {r['drain_vs_stock']:.0%} |")
     print(f"| drain / bare producer with cached hash | {r['drain_vs_cached_hash']:.0%} |")
+    print(f"| drain / bare transactional producer | {r['drain_vs_transactional']:.0%} |")
     print(f"| commit-to-ack p50 at {lat['rate']} ev/s | {lat['p50_ms']} ms |")
     print(f"| commit-to-ack p99 at {lat['rate']} ev/s | {lat['p99_ms']} ms |")
     print(f"| commit-to-ack max / events not acked | {lat['max_ms']} ms / {lat['missing']} |")

@@ -24,6 +24,7 @@ from tests.support import ROOT
 from tests.support.ports import port_open
 
 RESULTS_FILE = ROOT / "bench" / "results" / "chaos.json"
+ORDER_RESULTS_FILE = ROOT / "bench" / "results" / "chaos-order.json"
 RESULTS: list[ScenarioResult] = []
 
 

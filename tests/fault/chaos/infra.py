@@ -29,6 +29,9 @@ CHAOS_SETTINGS = {
     "SMTP_RETRY_MAX_SECONDS": "2",
     "DB_RETRY_MAX_SECONDS": "2",
     "MAILER_CONCURRENCY": "8",
+    # Short leases, so that a killed or paused relay's partitions move within seconds.
+    "RELAY_LEASE_SECONDS": "3",
+    "RELAY_HEARTBEAT_SECONDS": "0.5",
 }
 MAILER_CONCURRENCY = int(CHAOS_SETTINGS["MAILER_CONCURRENCY"])
 

@@ -150,7 +150,11 @@ async def ceiling(
     )
     await producer.start()
     try:
-        await producer.send_and_wait(topic, b"{}", key=b"warm-up")
+        if transactional:
+            async with producer.transaction():
+                await producer.send_and_wait(topic, b"{}", key=b"warm-up")
+        else:
+            await producer.send_and_wait(topic, b"{}", key=b"warm-up")
         start = time.perf_counter()
         for first in range(0, len(messages), s.relay_batch_size):
             if transactional:

@@ -43,6 +43,7 @@ COMPOSE_ONLY = frozenset(
         "KAFKA_TOPIC_PARTITIONS",
         "KAFKA_HEAP_OPTS",
         "KAFKA_CLUSTER_ID",
+        "RELAY_REPLICAS",
         "APP_SUBNET",
         "FRONTEND_ADDRESS",
     }

@@ -169,7 +169,8 @@ def check_order(
     records.sort(key=lambda r: (r["partition"], r["offset"]))
     highest: dict[str, int] = defaultdict(int)
     seen: set[uuid.UUID] = set()
-    violations, duplicates, examples = 0, 0, []
+    violations, duplicates = 0, 0
+    examples: list[str] = []
     for r in records:
         if r["event_id"] in seen:
             duplicates += 1

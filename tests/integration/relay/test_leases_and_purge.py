@@ -23,6 +23,7 @@ from relay.leases import (
 from relay.metrics import RelayMetrics
 from relay.purge import purge_published
 from relay.settings import RelaySettings
+from relay.status import gather, render
 from relay.store import PostgresOutboxStore
 from tests.integration.relay.conftest import Harness
 from tests.unit.relay.fakes import FakePublisher
@@ -169,3 +170,19 @@ async def test_purge_deletes_only_published_rows_older_than_the_retention(relay:
     async with relay.engine.connect() as conn:
         left = (await conn.execute(text("SELECT id FROM outbox ORDER BY id"))).scalars().all()
     assert left == [6, 7, 8, 9, 10]
+
+
+async def test_relay_status_shows_each_partitions_owner_and_backlog(
+    relay: Harness, autocommit: AsyncEngine
+) -> None:
+    member = Member(autocommit, relay.settings)
+    await member.leases.prepare()
+    await member.leases.heartbeat()
+    written = await relay.write(users=[uuid.uuid4() for _ in range(10)], per_key=2)
+
+    status = await gather(relay.settings)
+
+    assert [m["member"] for m in status["members"]] == [member.leases.member]
+    assert {p["owner"] for p in status["partitions"]} == {member.leases.member}
+    assert sum(p["backlog"] for p in status["partitions"]) == len(written)
+    assert member.leases.member in render(status)

@@ -22,7 +22,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/run.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import kafka_ceiling, pgbench_ceiling
+from bench import kafka_ceiling, pgbench_ceiling, relay_scale
 from bench.api_load import get_tasks, post_tasks
 from bench.e2e_latency import measure as e2e_measure
 from bench.loadgen import LoadResult, Wrk, require_wrk
@@ -45,6 +45,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the services")
     parser.add_argument(
         "--sweep", action="store_true", help="also try workers x pool sizes (POST, top concurrency)"
+    )
+    parser.add_argument(
+        "--relays",
+        default="",
+        help="also measure drain and latency with these relay process counts, e.g. 1,2,4",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
@@ -195,6 +200,17 @@ def main(argv: list[str] | None = None) -> int:
     report["system"] = measure_system(args, levels, logs)
     if args.sweep:
         report["sweep"] = sweep(args, max(levels), logs)
+    if args.relays:
+        print("system: relays scaled out (drain, commit-to-visible latency)", flush=True)
+        report["relays"] = relay_scale.measure(
+            [int(n) for n in args.relays.split(",")], events=50_000, rate=500, seconds=args.seconds
+        )
+        for point in report["relays"]:
+            lat = point["latency"]
+            print(
+                f"  {point['relays']} relays: drain {point['drain_per_s']} events/s,"
+                f" p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms at {lat['rate']} events/s"
+            )
     report["machine"]["busy_percent_after"] = busy_percent()
     report["machine"]["load_average_after"] = list(Path("/proc/loadavg").read_text().split()[:3])
     path = args.out / "latest.json"

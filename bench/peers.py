@@ -111,7 +111,7 @@ def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-async def _appended(servers: str, topic: str, expected: int, timeout: float) -> dict[str, int]:
+async def _appended(servers: str, topic: str, expected: int, within: float) -> dict[str, int]:
     """Event id -> broker append time (epoch ms) of every record, once `expected` are there."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=servers, group_id=None, enable_auto_commit=False, fetch_max_bytes=1 << 26
@@ -120,7 +120,7 @@ async def _appended(servers: str, topic: str, expected: int, timeout: float) -> 
     try:
         tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         consumer.assign(tps)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while sum((await consumer.end_offsets(tps)).values()) < expected:
             if time.monotonic() > deadline:
                 break
@@ -275,7 +275,9 @@ def ours(args: argparse.Namespace, servers: str, logs: Path) -> dict[str, Any]:
             RELAY_METRICS_PORT=str(port),
             LOG_LEVEL="WARNING",
         )
-        relay = Service("relay", relay_argv(), env, logs, http_ok(f"http://127.0.0.1:{port}/healthz"))
+        relay = Service(
+            "relay", relay_argv(), env, logs, http_ok(f"http://127.0.0.1:{port}/healthz")
+        )
         spawned = time.time()
         relay.start()
         try:
@@ -365,7 +367,7 @@ def _require_logical() -> None:
 # --- the report ---
 
 #: (label, path into one relay's numbers, unit, higher is better)
-ROWS = (
+ROWS: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     ("start (spawn to ready)", ("start_s",), "s", False),
     ("cold drain of the backlog", ("cold_drain", "per_s"), "ev/s", True),
     ("  first record after spawn", ("cold_drain", "first_after_s"), "s", False),

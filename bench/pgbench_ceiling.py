@@ -1,8 +1,10 @@
-"""The PostgreSQL ceiling: the exact transaction of `POST /tasks`, driven by pgbench.
+"""The PostgreSQL ceilings: the exact statements of `POST /tasks` and `GET /tasks`, by pgbench.
 
 The API's statement (`app.tasks.CREATE_TASK`: owner check, task insert, outbox insert, whose
 trigger NOTIFYs) compiled to SQL with its parameters filled in, one autocommit transaction each,
-as the API runs it. Also the same work as four statements in BEGIN ... END, for reference. Same
+as the API runs it. Also the same work as four statements in BEGIN ... END, for reference, and
+the read of `GET /tasks` (`app.tasks.LIST_TASKS`: owner check, counts and a page of the 20 tasks
+the bench's reader has). Same
 durability as the API's (fsync and synchronous_commit on), prepared statements like psycopg's,
 over TCP like the API's pool.
 """
@@ -22,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
-from app.tasks import CREATE_TASK
+from app.tasks import CREATE_TASK, LIST_TASKS
 from bench.database import bench_database
 from bench.stats import percentile
 
@@ -75,7 +77,21 @@ def exact_statement() -> str:
     return " ".join(sql.split()) + ";\n"
 
 
-SCRIPTS = {"exact": exact_statement, "multi_statement": lambda: MULTI_STATEMENT}
+def list_statement() -> str:
+    """`LIST_TASKS` (no filter) as psycopg sends it: the first page of 20 of the user's tasks."""
+    sql = str(LIST_TASKS[None].compile(dialect=psycopg_dialect()))
+    fill = {"user_id": "'{uid}'", "limit": str(PAGE), "offset": "0"}
+    sql = re.sub(r"%\((\w+)\)s", lambda m: fill[m.group(1)], sql)
+    return " ".join(sql.split()) + ";\n"
+
+
+#: The tasks of the seeded user, as many as the bench's reader has (a full page).
+PAGE = 20
+SCRIPTS = {
+    "exact": exact_statement,
+    "multi_statement": lambda: MULTI_STATEMENT,
+    "list": list_statement,
+}
 
 
 def pgbench_path() -> str:
@@ -95,6 +111,14 @@ def _seed_user(url: str) -> uuid.UUID:
         conn.execute(
             text("INSERT INTO users (id, email, password_hash) VALUES (:id, :email, 'x')"),
             {"id": uid, "email": f"pgbench-{uid.hex[:8]}@example.com"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tasks (id, user_id, title, done, created_at)"
+                " SELECT gen_random_uuid(), :id, 'task ' || i, false, now()"
+                " FROM generate_series(1, :n) AS i"
+            ),
+            {"id": uid, "n": PAGE},
         )
     engine.dispose()
     return uid

@@ -64,6 +64,8 @@ def measure_ceilings(args: argparse.Namespace, levels: list[int], logs: Path) ->
     pg = pgbench_ceiling.measure(levels, round(args.seconds))
     print("ceiling: pgbench, the same work as BEGIN; 2 INSERTs; NOTIFY; END", flush=True)
     pg_multi = pgbench_ceiling.measure(levels, round(args.seconds), script="multi_statement")
+    print("ceiling: pgbench, GET /tasks' statement (owner, counts, a page of 20)", flush=True)
+    pg_list = pgbench_ceiling.measure(levels, round(args.seconds), script="list")
     print("ceiling: Kafka producer", flush=True)
     kafka = kafka_ceiling.measure(kafka_servers(), seconds=min(args.seconds, 5.0))
     print(f"ceiling: bare FastAPI, {args.workers} worker(s)", flush=True)
@@ -73,6 +75,7 @@ def measure_ceilings(args: argparse.Namespace, levels: list[int], logs: Path) ->
     return {
         "pgbench": pg,
         "pgbench_multi_statement": pg_multi,
+        "pgbench_list": pg_list,
         "kafka_producer": kafka,
         "bare_post": _points(bare_post),
         "bare_get": _points(bare_get),

@@ -11,8 +11,12 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from sqlalchemy import Executable
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import ClauseElement, Executable
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -82,6 +86,65 @@ class StatementRunner(Protocol):
     async def scalar(self, statement: Executable, parameters: Mapping[str, Any]) -> Any: ...
 
     async def commit(self) -> None: ...
+
+
+class PreparedStatements:
+    """A `StatementRunner` straight on a pooled connection's psycopg connection (decision 0013).
+
+    For the hot one-statement paths: the statement is compiled once for the process (psycopg's
+    `%(name)s` SQL, the same text SQLAlchemy sends) and executed server-side prepared, without
+    SQLAlchemy's per-execution work (cache key, execution context, result wrapping) or its
+    greenlet hop. Parameters are plain Python values; dicts and lists go as JSONB.
+    """
+
+    _sql: dict[ClauseElement, str] = {}  # noqa: RUF012 - one cache for the process, on purpose
+
+    def __init__(self, conn: AsyncConnection, connection: psycopg.AsyncConnection[Any]) -> None:
+        self.conn, self.connection = conn, connection
+
+    @classmethod
+    async def on(cls, conn: AsyncConnection) -> PreparedStatements:
+        """The runner over the psycopg connection under a SQLAlchemy one (same pool, same state)."""
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert isinstance(raw, psycopg.AsyncConnection)
+        return cls(conn, raw)
+
+    def sql(self, statement: ClauseElement) -> str:
+        """The statement as psycopg takes it, compiled on first use."""
+        if (sql := self._sql.get(statement)) is None:
+            sql = self._sql[statement] = str(statement.compile(dialect=self.conn.dialect))
+        return sql
+
+    async def scalar(self, statement: Executable, parameters: Mapping[str, Any]) -> Any:
+        """The first column of the first row, or None when there is no row."""
+        assert isinstance(statement, ClauseElement)
+        sql = self.sql(statement)
+        params = {k: Jsonb(v) if isinstance(v, dict | list) else v for k, v in parameters.items()}
+        try:
+            cursor = await self.connection.execute(sql, params, prepare=True)
+            row = await cursor.fetchone()
+        except psycopg.Error as exc:
+            raise await self._as_sqlalchemy_error(exc, sql, params) from exc
+        return None if row is None else row[0]
+
+    async def _as_sqlalchemy_error(
+        self, exc: psycopg.Error, sql: str, params: dict[str, Any]
+    ) -> StatementError:
+        """What SQLAlchemy would raise (its classes: a lost server is an `OperationalError`).
+
+        A lost connection also goes the way SQLAlchemy's would: this one is invalidated and so is
+        the rest of the pool (connections opened before it are replaced), so a restarted
+        PostgreSQL costs one failed request, not one per pooled connection.
+        """
+        lost = self.connection.broken or self.connection.closed
+        if lost:
+            await self.conn.invalidate(exc)
+            await self.conn.engine.dispose(close=False)
+        return DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=lost)
+
+    async def commit(self) -> None:
+        """Commit; in autocommit (the hot paths' pool) there is nothing to commit, so no trip."""
+        await self.connection.commit()
 
 
 class ChangeSet(Protocol):

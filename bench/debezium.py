@@ -138,7 +138,10 @@ def connector_config(
         "transforms.outbox.table.field.event.payload": "payload",
         "transforms.outbox.route.by.field": "topic",
         "transforms.outbox.route.topic.replacement": "${routedByValue}",
-        "transforms.outbox.table.fields.additional.placement": "type:header:event_type",
+        # The headers our consumers read (the router itself adds the event id as `id`).
+        "transforms.outbox.table.fields.additional.placement": (
+            "type:header:event_type,event_id:header:event_id"
+        ),
     }
 
 

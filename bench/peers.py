@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -217,6 +218,8 @@ def latency(url: str, servers: str, *, rate: int, seconds: float) -> dict[str, f
     committed: dict[str, float] = json.loads(out)
     elapsed = committed.pop("_elapsed")
     stamps = appended(servers, topic, len(committed), timeout=60)
+    if len(stamps) < len(committed):
+        print(f"  latency: {len(committed) - len(stamps)} events never reached {topic}", flush=True)
     warm = sorted(committed.items(), key=lambda item: item[1])[rate:]  # skip the first second
     samples = [stamps[e] - t * 1000 for e, t in warm if e in stamps]
     return {
@@ -273,7 +276,6 @@ def ours(args: argparse.Namespace, servers: str, logs: Path) -> dict[str, Any]:
             KAFKA_BOOTSTRAP_SERVERS=servers,
             KAFKA_TOPIC=cold,
             RELAY_METRICS_PORT=str(port),
-            LOG_LEVEL="WARNING",
         )
         relay = Service(
             "relay", relay_argv(), env, logs, http_ok(f"http://127.0.0.1:{port}/healthz")
@@ -346,7 +348,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             run[name] = relay(args, servers, logs)
         runs.append(run)
     return {
-        "versions": debezium.versions(),
+        "versions": debezium.versions() | {"jvm": " ".join(debezium.JVM_OPTIONS[:2])},
         "events": args.events,
         "rate": args.rate,
         "seconds": args.seconds,
@@ -378,7 +380,8 @@ ROWS: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     ("latency p99, default", ("latency", "p99_ms"), "ms", False),
     ("latency p50, tuned poll", ("latency_tuned", "p50_ms"), "ms", False),
     ("latency p99, tuned poll", ("latency_tuned", "p99_ms"), "ms", False),
-    ("  CPU during latency", ("latency", "cpu_s"), "s", False),
+    ("  CPU during latency, default", ("latency", "cpu_s"), "s", False),
+    ("  CPU during latency, tuned poll", ("latency_tuned", "cpu_s"), "s", False),
     ("resident memory after", ("rss_mib",), "MiB", False),
     ("peak resident memory", ("peak_rss_mib",), "MiB", False),
 )
@@ -390,7 +393,7 @@ def _get(numbers: dict[str, Any], path: tuple[str, ...]) -> float | None:
         if not isinstance(value, dict) or key not in value:
             return None
         value = value[key]
-    return float(value)
+    return None if math.isnan(value) else float(value)  # a phase that saw no record
 
 
 def _spread(values: list[float], digits: int | None = None) -> str:
@@ -407,12 +410,12 @@ def summary(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     runs = report["runs"]
     rows = []
     for label, path, unit, _higher in ROWS:
-        o = [v for r in runs if (v := _get(r["ours"], path)) is not None]
         # Our relay has no poll to tune: its one latency run stands beside both of Debezium's.
-        if not o and path[0] == "latency_tuned":
-            o = [v for r in runs if (v := _get(r["ours"], ("latency", path[1]))) is not None]
-        d = [v for r in runs if (v := _get(r["debezium"], path)) is not None]
-        ratios = [a / b for a, b in zip(o, d, strict=False) if b]  # run by run
+        ours_path = ("latency", *path[1:]) if path[0] == "latency_tuned" else path
+        pairs = [(_get(r["ours"], ours_path), _get(r["debezium"], path)) for r in runs]
+        o = [a for a, _ in pairs if a is not None]
+        d = [b for _, b in pairs if b is not None]
+        ratios = [a / b for a, b in pairs if a is not None and b]  # run by run
         rows.append((f"{label} [{unit}]", _spread(o), _spread(d), _spread(ratios, 2)))
     return rows
 
@@ -423,7 +426,7 @@ def print_report(report: dict[str, Any]) -> None:
     print(
         f"\nOur relay beside Debezium {v['debezium']} (Kafka Connect {v['kafka']} standalone), "
         f"{len(runs)} alternating runs, median (min-max); {report['events']:,} events a drain, "
-        f"{report['rate']} events/s for {report['seconds']} s"
+        f"{report['rate']} events/s for {report['seconds']} s; JVM {v.get('jvm', '?')}"
     )
     header = f"{'measurement':<38}{'ours':>26}{'Debezium':>26}{'ours / Debezium':>24}"
     print(header)
@@ -438,19 +441,24 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"  {name} {phase.replace('_', ' ')} / ceiling: {_spread(shares, 2)}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "--writer":
-        url, topic, rate, seconds = argv[1], argv[2], int(argv[3]), float(argv[4])
-        print(json.dumps(asyncio.run(write_steadily(url, topic, rate, seconds))))
-        return 0
+def arguments(argv: list[str]) -> argparse.Namespace:
+    """The command line of `python -m bench.peers` (also what `bench.run --peers` passes)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="alternating runs (>= 3 for a spread)")
     parser.add_argument("--events", type=int, default=100_000, help="rows in each drain")
     parser.add_argument("--rate", type=int, default=500, help="events/s of the latency phase")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of a latency phase")
     parser.add_argument("--out", type=Path, default=RESULTS / "peers.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--writer":
+        url, topic, rate, seconds = argv[1], argv[2], int(argv[3]), float(argv[4])
+        print(json.dumps(asyncio.run(write_steadily(url, topic, rate, seconds))))
+        return 0
+    args = arguments(argv)
     report = measure(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -75,6 +75,21 @@ def targets(report: dict[str, Any]) -> list[tuple[str, str, bool]]:
     ]
 
 
+def _print_extras(report: dict[str, Any]) -> None:
+    """The optional parts of a run: the workers x pool sweep, the peer relays."""
+    if report.get("sweep"):
+        print("\nSweep (POST /tasks at the top concurrency):")
+        for r in report["sweep"]:
+            print(
+                f"  workers={r['workers']} pool={r['pool_size']:>3}: "
+                f"{r['rps']:>7.0f} req/s, p99 {r['p99_ms']:.1f} ms"
+            )
+    if report.get("peers"):
+        from bench.peers import print_report as print_peers  # noqa: PLC0415 - only with --peers
+
+        print_peers(report["peers"])
+
+
 def print_report(report: dict[str, Any]) -> None:
     m, cfg = report["machine"], report["config"]
     ceil, sys_ = report["ceilings"], report["system"]
@@ -147,13 +162,7 @@ def print_report(report: dict[str, Any]) -> None:
         idle = sys_["rss_idle_kib"].get(name)
         shown = "-" if idle is None else f"{idle / 1024:.0f}"
         print(f"  {name:<28}{shown:>6}{sys_['rss_load_kib'][name] / 1024:>12.0f}")
-    if report.get("sweep"):
-        print("\nSweep (POST /tasks at the top concurrency):")
-        for r in report["sweep"]:
-            print(
-                f"  workers={r['workers']} pool={r['pool_size']:>3}: "
-                f"{r['rps']:>7.0f} req/s, p99 {r['p99_ms']:.1f} ms"
-            )
+    _print_extras(report)
     print("\nTargets:")
     for name, value, ok in targets(report):
         print(f"  [{'PASS' if ok else 'FAIL'}] {name}: {value}")

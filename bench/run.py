@@ -22,7 +22,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/run.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import kafka_ceiling, pgbench_ceiling, relay_scale
+from bench import kafka_ceiling, peers, pgbench_ceiling, relay_scale
 from bench.api_load import get_tasks, post_tasks
 from bench.e2e_latency import measure as e2e_measure
 from bench.loadgen import LoadResult, Wrk, require_wrk
@@ -51,6 +51,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         default="",
         help="also measure drain and latency with these relay process counts, e.g. 1,2,4",
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run bench.peers: our relay beside Debezium (needs wal_level=logical)",
+    )
+    parser.add_argument("--peer-runs", type=int, default=3, help="alternating runs of --peers")
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -214,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {point['relays']} relays: drain {point['drain_per_s']} events/s,"
                 f" p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms at {lat['rate']} events/s"
             )
+    if args.peers:
+        report["peers"] = peers.measure(peers.arguments(["--runs", str(args.peer_runs)]))
     report["machine"]["busy_percent_after"] = busy_percent()
     report["machine"]["load_average_after"] = list(Path("/proc/loadavg").read_text().split()[:3])
     path = args.out / "latest.json"

@@ -8,6 +8,9 @@
 #   scripts/services.sh dir      # print the folder their data live in
 #   scripts/services.sh stop     # SIGTERM both (SIGKILL Kafka after 30 s)
 #   scripts/services.sh start-pg|stop-pg|start-kafka|stop-kafka|kill-kafka   # one at a time (fault tests)
+#
+# PG_WAL_LEVEL=logical starts PostgreSQL with logical decoding, as the Debezium peer of the
+# bench needs (`python -m bench.peers`); restart it (stop-pg, start-pg) to change the level.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,6 +36,7 @@ KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT
 KAFKA_LIBS=${KAFKA_LIBS:-${XDG_CACHE_HOME:-$HOME/.cache}/eventful-todo/kafka-libs-$KAFKA_VERSION}
 KAFKA_HEAP=${KAFKA_HEAP:-512m}
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+PG_WAL_LEVEL=${PG_WAL_LEVEL:-}
 
 PG_DATA=$SERVICES_DIR/postgres
 KAFKA_DATA=$SERVICES_DIR/kafka
@@ -78,10 +82,12 @@ pg_start() {
   pg_init
   if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then log "PostgreSQL already running"; return 0; fi
   local t0=$SECONDS
-  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -o "-p $PG_PORT -k $PG_DATA" \
+  local options="-p $PG_PORT -k $PG_DATA"
+  [ -n "$PG_WAL_LEVEL" ] && options="$options -c wal_level=$PG_WAL_LEVEL"
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -o "$options" \
     -w -t 60 start >/dev/null
   wait_port PostgreSQL "$PG_PORT" 30
-  log "PostgreSQL up on 127.0.0.1:$PG_PORT in $((SECONDS - t0)) s"
+  log "PostgreSQL up on 127.0.0.1:$PG_PORT in $((SECONDS - t0)) s${PG_WAL_LEVEL:+ (wal_level=$PG_WAL_LEVEL)}"
 }
 
 pg_stop() {

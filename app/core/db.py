@@ -94,7 +94,9 @@ class PreparedStatements:
     For the hot one-statement paths: the statement is compiled once for the process (psycopg's
     `%(name)s` SQL, the same text SQLAlchemy sends) and executed server-side prepared, without
     SQLAlchemy's per-execution work (cache key, execution context, result wrapping) or its
-    greenlet hop. Parameters are plain Python values; dicts and lists go as JSONB.
+    greenlet hop. Parameters are plain Python values; dicts and lists go as JSONB. Only for
+    connections of an autocommit pool (`make_engine(autocommit=True)`): SQLAlchemy keeps no
+    transaction state there that this could bypass.
     """
 
     _sql: dict[ClauseElement, str] = {}  # noqa: RUF012 - one cache for the process, on purpose

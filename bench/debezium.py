@@ -85,6 +85,7 @@ def classpath() -> Path:
             "mvn",
             "-q",
             "-B",
+            "-Dstyle.color=never",
             "--strict-checksums",
             "-f",
             str(POM),

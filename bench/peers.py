@@ -336,6 +336,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     """`args.runs` alternating runs of both relays plus the producer ceiling; all raw numbers."""
     servers = required_env("KAFKA_BOOTSTRAP_SERVERS")
     _require_logical()
+    debezium.classpath()  # a first run fetches the jars here, before anything is timed
     logs = Path(tempfile.mkdtemp(prefix="bench-peers-"))
     runs: list[dict[str, Any]] = []
     for i in range(args.runs):

@@ -388,6 +388,25 @@ ROWS: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
 )
 
 
+#: The issue's targets against the peer: (name, ours, Debezium's, limit, ratio must be below).
+TARGETS = (
+    (
+        "our drain of a backlog after an outage >= warm Debezium's",
+        ("cold_drain", "per_s"),
+        ("warm_drain", "per_s"),
+        1.0,
+        False,
+    ),
+    (
+        "our latency p99 <= 0.7x tuned Debezium's",
+        ("latency", "p99_ms"),
+        ("latency_tuned", "p99_ms"),
+        0.7,
+        True,
+    ),
+)
+
+
 def _get(numbers: dict[str, Any], path: tuple[str, ...]) -> float | None:
     value: Any = numbers
     for key in path:
@@ -440,6 +459,13 @@ def print_report(report: dict[str, Any]) -> None:
         for phase in ("cold_drain", "warm_drain"):
             shares = [r[name][phase]["per_s"] / r["ceiling"]["msgs_per_s"] for r in runs]
             print(f"  {name} {phase.replace('_', ' ')} / ceiling: {_spread(shares, 2)}")
+    print("Targets (the median of the run-by-run ratios):")
+    for name, ours_path, theirs_path, limit, below in TARGETS:
+        pairs = [(_get(r["ours"], ours_path), _get(r["debezium"], theirs_path)) for r in runs]
+        ratios = [a / b for a, b in pairs if a is not None and b]
+        mid = statistics.median(ratios) if ratios else math.nan
+        ok = mid <= limit if below else mid >= limit
+        print(f"  [{'PASS' if ok else 'FAIL'}] {name}: {_spread(ratios, 2)}")
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:

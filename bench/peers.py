@@ -114,8 +114,14 @@ def _libpq(url: str) -> str:
 
 async def _appended(servers: str, topic: str, expected: int, within: float) -> dict[str, int]:
     """Event id -> broker append time (epoch ms) of every record, once `expected` are there."""
+    # "earliest": a reset the consumer starts on its own when assigned must not land after our
+    # seek to the beginning and move it to the end (seen: a phase that read no record at all).
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=servers, group_id=None, enable_auto_commit=False, fetch_max_bytes=1 << 26
+        bootstrap_servers=servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=1 << 26,
     )
     await consumer.start()
     try:

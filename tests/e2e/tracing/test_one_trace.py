@@ -95,6 +95,10 @@ def _assert_relay_spans(
     assert not send.error
     # Its batch's span links to the creation context of every message in it, this one included.
     [(_, batch_span_id)] = send.links
+    # The batch span ends after its messages' spans, so it may come in a later export.
+    wait_until(
+        lambda: any(s.span_id == batch_span_id for s in otlp.received()), timeout=WAIT_SECONDS
+    )
     batch = _one(otlp.received(), service=RELAY, span_id=batch_span_id)
     assert (trace_id, parent) in batch.links
     assert batch.attributes["messaging.batch.message_count"] >= 1
@@ -161,11 +165,17 @@ def test_a_digest_is_one_trace_from_the_scheduler_run_to_the_smtp_send(
     _, headers = _outbox_row(traced, "event_id = CAST(:event AS uuid)", event=event_id)
     trace_id, run_span_id = _creation_context(headers)
 
-    def smtp_sent() -> bool:
-        return any(s.name == "smtp send" for s in otlp.trace(trace_id))
+    def smtp_sent_and_processed() -> bool:
+        # The SMTP span ends (and may be exported) before its parent, the process span: wait
+        # for both, since the exporter can send them in different batches.
+        spans = otlp.trace(trace_id)
+        return any(s.name == "smtp send" for s in spans) and any(
+            s.service == MAILER and s.attributes.get("messaging.message.id") == event_id
+            for s in spans
+        )
 
     wait_until(
-        lambda: smtp_sent() and _sent_by_relay(otlp, trace_id, run_span_id, event_id),
+        lambda: smtp_sent_and_processed() and _sent_by_relay(otlp, trace_id, run_span_id, event_id),
         timeout=WAIT_SECONDS,
     )
     wait_until(lambda: any(email in m.rcpt_tos for m in traced.smtp.messages), timeout=10)

@@ -49,7 +49,7 @@ from relay.envelope import to_message
 from relay.forwarder import Forwarder
 from relay.leases import LeaseManager, new_member, transactional_id
 from relay.metrics import RelayMetrics
-from relay.publisher import Failure, KafkaPublisher, Message, key_partitioner
+from relay.publisher import Ack, Failure, KafkaPublisher, Message, key_partitioner
 from relay.settings import RelaySettings
 from relay.store import ClaimedRow, PostgresOutboxStore
 from relay.wakeup import NotifyListener
@@ -180,11 +180,11 @@ class AckClock(KafkaPublisher):
         self.expected = 0
         self.all_acked = asyncio.Event()
 
-    async def publish(self, messages: Sequence[Message]) -> list[Failure | None]:
+    async def publish(self, messages: Sequence[Message]) -> list[Ack | Failure]:
         outcomes = await super().publish(messages)
         now = time.time()
         for message, outcome in zip(messages, outcomes, strict=True):
-            if outcome is None:
+            if isinstance(outcome, Ack):
                 self.acked_at.setdefault(dict(message.headers)["event_id"].decode(), now)
         if self.expected and len(self.acked_at) >= self.expected:
             self.all_acked.set()

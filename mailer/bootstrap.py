@@ -21,7 +21,7 @@ from mailer.dedupe import DedupeStore, PostgresDedupeStore
 from mailer.handler import DigestHandler
 from mailer.message import Handler
 from mailer.metrics import MailerMetrics
-from mailer.render import render_digest
+from mailer.render import message_id_for, render_digest
 from mailer.retry import backoff, retry_database, retry_transient
 from mailer.settings import MailerSettings
 from mailer.topics import prepare_topics
@@ -65,6 +65,7 @@ def build_handler(
         ),
         record_wait=database_wait,
         on_record_retry=metrics.retries.labels("database").inc,
+        message_id=partial(message_id_for, domain=settings.mail_message_id_domain),
     )
     smtp_wait = backoff(
         initial=settings.smtp_retry_initial_seconds, maximum=settings.smtp_retry_max_seconds

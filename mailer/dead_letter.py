@@ -11,14 +11,19 @@ from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, retry_if_exception_type
 from tenacity.wait import wait_base
 
+from app.core.dead_letters import (
+    DETAIL_HEADER,
+    FAILED_AT_HEADER,
+    ORIGINAL_OFFSET_HEADER,
+    ORIGINAL_PARTITION_HEADER,
+    ORIGINAL_TOPIC_HEADER,
+    REASON_HEADER,
+)
 from app.core.envelope import EVENT_ID_HEADER, header
 from mailer.message import Handler, Message, Outcome, PermanentError
 from mailer.metrics import MailerMetrics
 
 log = structlog.get_logger(__name__)
-
-REASON_HEADER = "dlq-reason"
-DETAIL_HEADER = "dlq-detail"
 
 
 class DeadLetters(Protocol):
@@ -31,10 +36,10 @@ def dead_letter_headers(message: Message, *, reason: str, detail: str) -> list[t
         *message.headers,
         (REASON_HEADER, reason.encode()),
         (DETAIL_HEADER, detail[:1000].encode()),
-        ("dlq-original-topic", message.topic.encode()),
-        ("dlq-original-partition", str(message.partition).encode()),
-        ("dlq-original-offset", str(message.offset).encode()),
-        ("dlq-failed-at", datetime.now(UTC).isoformat().encode()),
+        (ORIGINAL_TOPIC_HEADER, message.topic.encode()),
+        (ORIGINAL_PARTITION_HEADER, str(message.partition).encode()),
+        (ORIGINAL_OFFSET_HEADER, str(message.offset).encode()),
+        (FAILED_AT_HEADER, datetime.now(UTC).isoformat().encode()),
     ]
 
 

@@ -25,10 +25,12 @@ class Claim(Protocol):
 
 
 class DedupeStore(Protocol):
-    def claim(self, event_id: uuid.UUID) -> AbstractAsyncContextManager[Claim | None]:
-        """Yield a claim to send this event, or None when it was processed already."""
+    def claim(
+        self, event_id: uuid.UUID, *, message_id: str | None = None
+    ) -> AbstractAsyncContextManager[Claim | None]:
+        """Yield a claim to send this event (as `message_id`), or None when processed already."""
 
-    async def record(self, event_id: uuid.UUID) -> None:
+    async def record(self, event_id: uuid.UUID, *, message_id: str | None = None) -> None:
         """Mark processed without a claim (after a send whose claim commit failed)."""
 
 
@@ -55,14 +57,16 @@ class PostgresDedupeStore:
         self._engine = engine
 
     @asynccontextmanager
-    async def claim(self, event_id: uuid.UUID) -> AsyncIterator[Claim | None]:
+    async def claim(
+        self, event_id: uuid.UUID, *, message_id: str | None = None
+    ) -> AsyncIterator[Claim | None]:
         connection: AsyncConnection | None = None
         try:
             connection = await self._engine.connect()
             transaction = await connection.begin()
             inserted = await connection.scalar(
                 pg_insert(ProcessedEvent)
-                .values(event_id=event_id)
+                .values(event_id=event_id, message_id=message_id)
                 .on_conflict_do_nothing()
                 .returning(ProcessedEvent.event_id)
             )
@@ -75,11 +79,13 @@ class PostgresDedupeStore:
         finally:
             await _close_quietly(connection)  # rolls back unless the claim was committed
 
-    async def record(self, event_id: uuid.UUID) -> None:
+    async def record(self, event_id: uuid.UUID, *, message_id: str | None = None) -> None:
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(
-                    pg_insert(ProcessedEvent).values(event_id=event_id).on_conflict_do_nothing()
+                    pg_insert(ProcessedEvent)
+                    .values(event_id=event_id, message_id=message_id)
+                    .on_conflict_do_nothing()
                 )
         except _OUTAGES as error:
             raise DatabaseUnavailableError(str(error)) from error

@@ -106,8 +106,11 @@ class DigestHandler:
         render: Render,
         record_wait: wait_base,
         on_record_retry: Callable[[], None] = lambda: None,
+        message_id: Callable[[DailyDigestRequested], str] | None = None,
     ) -> None:
+        """`message_id`: the Message-ID `render` gives an event, recorded with its claim."""
         self._store = store
+        self._message_id = message_id
         self._transport = transport
         self._render = render
         self._record_wait = record_wait
@@ -126,7 +129,11 @@ class DigestHandler:
 
     async def _send_once(self, event: DailyDigestRequested, day: date | None) -> Outcome:
         # The in-process lock keeps two copies of one event from both waiting on the database.
-        async with self._locks.hold(event.event_id), self._store.claim(event.event_id) as claim:
+        message_id = None if self._message_id is None else self._message_id(event)
+        async with (
+            self._locks.hold(event.event_id),
+            self._store.claim(event.event_id, message_id=message_id) as claim,
+        ):
             if claim is None:
                 return Outcome.DUPLICATE
             await self._transport.send(self._render(event, day=day), recipient=event.email)
@@ -135,13 +142,13 @@ class DigestHandler:
             except DatabaseUnavailableError as error:
                 # Sent but not recorded: record it once the database is back, never resend.
                 log.warning("recording a sent digest failed; retrying", error=str(error))
-                await self._record_after_send(event.event_id)
+                await self._record_after_send(event.event_id, message_id)
         return Outcome.SENT
 
-    async def _record_after_send(self, event_id: uuid.UUID) -> None:
+    async def _record_after_send(self, event_id: uuid.UUID, message_id: str | None) -> None:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(DatabaseUnavailableError),
             wait=self._record_wait,
             before_sleep=lambda _: self._on_record_retry(),
         )
-        await retrying(self._store.record, event_id)
+        await retrying(self._store.record, event_id, message_id=message_id)

@@ -1,6 +1,8 @@
 """`python -m relay`: publish the outbox to Kafka until SIGTERM, then exit 0.
 
 `python -m relay status` prints which relay owns which partitions and the backlog of each.
+`python -m relay trace EVENT_ID` and `python -m relay parked ...` are the operator commands
+(`relay/operator.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from functools import partial
 from app.core.logging import configure_logging
 from app.core.process import run_until_signalled
 from app.core.tracing import configure_tracing
+from relay.operator import run
 from relay.service import serve
 from relay.settings import RelaySettings
 
@@ -24,7 +27,8 @@ def main(argv: list[str] | None = None) -> None:
         status(settings)
         return
     if args:
-        sys.exit(f"usage: python -m relay [status]; unknown arguments {args}")
+        configure_logging(settings, service="relay-operator")
+        sys.exit(run(args) or 0)
     configure_logging(settings, service="relay")
     # Its statements run per batch, outside any event's trace: no database spans.
     configure_tracing(settings, service="relay", instrument_database=False)

@@ -19,7 +19,7 @@ from tenacity.wait import wait_random_exponential
 from relay.envelope import to_message
 from relay.leases import LeaseExpiredError, LeaseLostError
 from relay.metrics import RelayMetrics
-from relay.publisher import BrokerUnavailableError, Failure, ProducerFencedError, Publisher
+from relay.publisher import Ack, BrokerUnavailableError, Failure, ProducerFencedError, Publisher
 from relay.settings import RelaySettings
 from relay.store import ClaimedBatch, ClaimedRow, OutboxStore
 from relay.tracing import traced_send
@@ -68,10 +68,11 @@ class Forwarder:
                 outcomes = await self._publisher.publish([to_message(row) for row in rows])
                 record_outcomes(outcomes)
             acked_at = time.time()
-            acked = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
-            if acked:
-                await batch.mark_published([row.id for row in acked])
-            failed = [(r, o) for r, o in zip(rows, outcomes, strict=True) if o is not None]
+            acks = [(r, o) for r, o in zip(rows, outcomes, strict=True) if isinstance(o, Ack)]
+            acked = [row for row, _ in acks]
+            if acks:
+                await batch.mark_published([(r.id, a.partition, a.offset) for r, a in acks])
+            failed = [(r, o) for r, o in zip(rows, outcomes, strict=True) if isinstance(o, Failure)]
             for row, failure in failed:
                 if failure.permanent:
                     await self._record_failure(batch, row, failure)

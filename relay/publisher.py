@@ -14,7 +14,7 @@ import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -29,6 +29,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from aiokafka.partitioner import murmur2
+from aiokafka.structs import RecordMetadata
 
 from app.core.kafka import admin_client, ensure_topic
 from relay.settings import RelaySettings
@@ -53,6 +54,13 @@ class Message:
     key: bytes
     value: bytes
     headers: Sequence[tuple[str, bytes]]
+
+
+class Ack(NamedTuple):
+    """Where the broker stored an acknowledged message."""
+
+    partition: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +95,11 @@ class Publisher(Protocol):
     async def ensure_ready(self) -> None:
         """Return once the broker takes messages again; raise BrokerUnavailableError otherwise."""
 
-    async def publish(self, messages: Sequence[Message]) -> list[Failure | None]:
-        """Send all, await every ack; one outcome per message (None = acknowledged)."""
+    async def publish(self, messages: Sequence[Message]) -> list[Ack | Failure]:
+        """Send all, await every ack; one outcome per message, an `Ack` or a `Failure`."""
 
 
-def _retrieve(future: asyncio.Future[object]) -> None:
+def _retrieve(future: asyncio.Future[RecordMetadata]) -> None:
     if not future.cancelled():
         future.exception()
 
@@ -136,7 +144,7 @@ class KafkaPublisher:
         except (KafkaError, OSError, TimeoutError) as exc:
             raise BrokerUnavailableError(describe(exc)) from exc
 
-    async def publish(self, messages: Sequence[Message]) -> list[Failure | None]:
+    async def publish(self, messages: Sequence[Message]) -> list[Ack | Failure]:
         await self.ensure_ready()
         try:
             for topic in {m.topic for m in messages} - self._known_topics:
@@ -154,13 +162,13 @@ class KafkaPublisher:
             self._in_doubt = True
             raise BrokerUnavailableError(describe(exc)) from exc
 
-    async def _send_all(self, messages: Sequence[Message]) -> list[Failure | None]:
+    async def _send_all(self, messages: Sequence[Message]) -> list[Ack | Failure]:
         outcomes, refused = await self._transaction(messages)
         if refused:
             # The broker refused records, and that aborted their transaction, innocent
             # neighbours included: send the others again in a fresh one, then each refused
             # message alone, to tell a poison message from its neighbours.
-            others = [i for i, o in enumerate(outcomes) if o is None]
+            others = [i for i, o in enumerate(outcomes) if isinstance(o, Ack)]
             again, _ = await self._transaction([messages[i] for i in others])
             for i, outcome in zip(others, again, strict=True):
                 outcomes[i] = outcome
@@ -171,10 +179,10 @@ class KafkaPublisher:
 
     async def _transaction(
         self, messages: Sequence[Message]
-    ) -> tuple[list[Failure | None], set[int]]:
+    ) -> tuple[list[Ack | Failure], set[int]]:
         """Send in one transaction; committed unless some were refused (their indexes).
 
-        When some were refused the transaction is aborted: the outcomes of the others are None
+        When some were refused the transaction is aborted: the others' outcomes are `Ack`s
         but nothing of them will ever be read.
         """
         if not messages:
@@ -184,7 +192,7 @@ class KafkaPublisher:
         assert producer is not None
         await producer.begin_transaction()
         self._in_doubt = True
-        pending: list[asyncio.Future[object] | Failure] = []
+        pending: list[asyncio.Future[RecordMetadata] | Failure] = []
         for m in messages:
             try:
                 pending.append(await self._send(producer, m))
@@ -206,25 +214,25 @@ class KafkaPublisher:
 
     @staticmethod
     async def _outcomes(
-        pending: Sequence[asyncio.Future[object] | Failure],
-    ) -> tuple[list[Failure | None], set[int]]:
-        outcomes: list[Failure | None] = []
+        pending: Sequence[asyncio.Future[RecordMetadata] | Failure],
+    ) -> tuple[list[Ack | Failure], set[int]]:
+        outcomes: list[Ack | Failure] = []
         refused: set[int] = set()
         for index, item in enumerate(pending):
             if isinstance(item, Failure):
                 outcomes.append(item)
                 continue
             try:
-                await item
-                outcomes.append(None)
+                metadata = await item
+                outcomes.append(Ack(metadata.partition, metadata.offset))
             except PERMANENT_ERRORS as exc:
                 outcomes.append(Failure(describe(exc), permanent=True))
                 refused.add(index)
         return outcomes, refused
 
     @staticmethod
-    async def _send(producer: AIOKafkaProducer, m: Message) -> asyncio.Future[object]:
-        future: asyncio.Future[object] = await producer.send(
+    async def _send(producer: AIOKafkaProducer, m: Message) -> asyncio.Future[RecordMetadata]:
+        future: asyncio.Future[RecordMetadata] = await producer.send(
             m.topic, m.value, key=m.key, headers=list(m.headers)
         )
         return future

@@ -56,9 +56,19 @@ CLAIM = text(
         LIMIT :batch) claimed ON true
     """  # noqa: S608 - composed of constants only
 )
-MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
+# The acknowledgements' Kafka partitions and offsets ride along in the one mark statement (the
+# event's journey), three arrays unnested side by side: no extra round trip per batch.
+MARK_PUBLISHED = text(
+    """
+    UPDATE outbox AS o
+    SET published_at = now(), kafka_partition = a.kafka_partition, kafka_offset = a.kafka_offset
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:kafka_partitions AS integer[]),
+                CAST(:kafka_offsets AS bigint[])) AS a (id, kafka_partition, kafka_offset)
+    WHERE o.id = a.id
+    """
+)
 MARK_PUBLISHED_FENCED = text(
-    "UPDATE outbox SET published_at = now() WHERE id = ANY(:ids) AND " + HOLDS_LEASE  # noqa: S608 - constants
+    str(MARK_PUBLISHED).rstrip() + " AND " + HOLDS_LEASE  # noqa: S608 - constants
 )
 RECORD_FAILURE = text(
     """
@@ -132,7 +142,9 @@ class ClaimedBatch(Protocol):
     @property
     def rows(self) -> Sequence[ClaimedRow]: ...
 
-    async def mark_published(self, ids: Sequence[int]) -> None: ...
+    async def mark_published(self, acks: Sequence[tuple[int, int, int]]) -> None:
+        """Mark rows published; each ack is (row id, Kafka partition, Kafka offset)."""
+        ...
 
     async def record_failure(
         self, row_id: int, *, error: str, max_attempts: int
@@ -159,11 +171,11 @@ class _PostgresBatch:
         self.rows = rows
         self._lease = lease
 
-    async def mark_published(self, ids: Sequence[int]) -> None:
+    async def mark_published(self, acks: Sequence[tuple[int, int, int]]) -> None:
         if self._lease is None:
-            await _execute(self._engine, MARK_PUBLISHED, {"ids": list(ids)})
+            await _execute(self._engine, MARK_PUBLISHED, mark_parameters(acks))
             return
-        params = {"ids": list(ids)} | _fence_params(self._lease)
+        params = mark_parameters(acks) | _fence_params(self._lease)
         result = await _execute(self._engine, MARK_PUBLISHED_FENCED, params)
         if not result:
             # Kafka has the rows (committed), the table does not say so: the next owner sends
@@ -247,6 +259,15 @@ async def _execute(engine: AsyncEngine, statement: Any, params: dict[str, Any]) 
         result = await conn.execute(statement, params)
         await conn.commit()
     return int(cast("CursorResult[Any]", result).rowcount)
+
+
+def mark_parameters(acks: Sequence[tuple[int, int, int]]) -> dict[str, Any]:
+    """`MARK_PUBLISHED`'s three arrays from (row id, Kafka partition, offset) triples."""
+    return {
+        "ids": [a[0] for a in acks],
+        "kafka_partitions": [a[1] for a in acks],
+        "kafka_offsets": [a[2] for a in acks],
+    }
 
 
 def _check_columns(columns: tuple[Any, ...]) -> None:

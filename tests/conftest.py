@@ -24,6 +24,7 @@ TABLES = (
     "login_attempts",
     "relay_members",
     "relay_leases",
+    "operator_actions",
 )
 
 

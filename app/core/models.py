@@ -107,6 +107,9 @@ class OutboxEvent(Base):
     parked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     #: 0-255 from the key, computed by PostgreSQL; a relay partition is `slot % RELAY_PARTITIONS`.
     slot: Mapped[int] = mapped_column(SmallInteger, Computed("hashtext(key) & 255", persisted=True))
+    #: Where Kafka stored the record, from the acknowledgement that marked the row published.
+    kafka_partition: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kafka_offset: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class RelayMember(Base):
@@ -148,3 +151,22 @@ class ProcessedEvent(Base):
 
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    #: The Message-ID header of the email sent for this event.
+    message_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OperatorAction(Base):
+    """Append-only: an operator's replay or discard of a parked row or a dead letter."""
+
+    __tablename__ = "operator_actions"
+    __table_args__ = (Index("ix_operator_actions_target", "target"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    tool: Mapped[str] = mapped_column(Text)  # "relay parked" or "mailer dlq"
+    action: Mapped[str] = mapped_column(Text)  # "replay" or "discard"
+    #: What was acted on: "outbox:<id>" or "<dlq topic>:<partition>:<offset>".
+    target: Mapped[str] = mapped_column(Text)
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)

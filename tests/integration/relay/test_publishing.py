@@ -13,7 +13,7 @@ from sqlalchemy import text
 from app.core.events import TaskCreated, decode_event
 from app.core.outbox import append_to_outbox
 from relay.forwarder import Forwarder
-from relay.publisher import Failure, KafkaPublisher, Message
+from relay.publisher import Ack, Failure, KafkaPublisher, Message
 from relay.settings import RelaySettings
 from relay.wakeup import NotifyListener
 from tests.integration.relay.conftest import Harness, first_seen_order, has_all, poll, written_order
@@ -120,7 +120,7 @@ class CountingPublisher(KafkaPublisher):
         super().__init__(settings)
         self.batches: list[int] = []
 
-    async def publish(self, messages: Sequence[Message]) -> list[Failure | None]:
+    async def publish(self, messages: Sequence[Message]) -> list[Ack | Failure]:
         self.batches.append(len(messages))
         return await super().publish(messages)
 

@@ -18,7 +18,14 @@ from app.tasks import create_task, delete_task, get_owned_task, list_tasks, upda
 from app.users import InvalidCredentialsError, authenticate, register_user
 from mailer.dedupe import PostgresDedupeStore
 from relay.purge import purge_published
-from relay.store import BACKLOG, CLAIM_ANY, MARK_PUBLISHED, RECORD_FAILURE, PostgresOutboxStore
+from relay.store import (
+    BACKLOG,
+    CLAIM_ANY,
+    MARK_PUBLISHED,
+    RECORD_FAILURE,
+    PostgresOutboxStore,
+    mark_parameters,
+)
 from scheduler.digest import DigestOptions, run_digest
 from tests.support import ROOT
 
@@ -275,7 +282,9 @@ async def test_the_relay_role_claims_publishes_parks_and_purges_with_its_own_sta
         await conn.execute(text("LISTEN outbox"))
         assert await conn.scalar(text("SELECT pg_try_advisory_xact_lock(42)"))
         ids = [row.id for row in await conn.execute(CLAIM_ANY, {"batch": 10})]
-        await conn.execute(MARK_PUBLISHED, {"ids": ids[:2]})
+        await conn.execute(
+            MARK_PUBLISHED, mark_parameters([(i, 0, n) for n, i in enumerate(ids[:2])])
+        )
         failure = {"id": ids[2], "error": "message too large", "max_attempts": 1}
         parked = (await conn.execute(RECORD_FAILURE, failure)).one().parked
         backlog = (await conn.execute(BACKLOG)).one()

@@ -45,11 +45,14 @@ class _FakeClaim:
     store: FakeDedupeStore
     event_id: uuid.UUID
 
+    message_id: str | None = None
+
     async def commit(self) -> None:
         if self.store.commit_failures:
             self.store.commit_failures -= 1
             raise DatabaseUnavailableError("connection lost at commit")
         self.store.processed.add(self.event_id)
+        self.store.message_ids[self.event_id] = self.message_id
 
 
 @dataclass
@@ -61,6 +64,7 @@ class FakeDedupeStore:
     commit_failures: int = 0
     record_outages: int = 0
     claims: int = 0
+    message_ids: dict[uuid.UUID, str | None] = field(default_factory=dict)
 
     def _maybe_down(self) -> None:
         if self.outages:
@@ -68,16 +72,19 @@ class FakeDedupeStore:
             raise DatabaseUnavailableError("connection refused")
 
     @asynccontextmanager
-    async def claim(self, event_id: uuid.UUID) -> AsyncIterator[_FakeClaim | None]:
+    async def claim(
+        self, event_id: uuid.UUID, *, message_id: str | None = None
+    ) -> AsyncIterator[_FakeClaim | None]:
         self._maybe_down()
         self.claims += 1
-        yield None if event_id in self.processed else _FakeClaim(self, event_id)
+        yield None if event_id in self.processed else _FakeClaim(self, event_id, message_id)
 
-    async def record(self, event_id: uuid.UUID) -> None:
+    async def record(self, event_id: uuid.UUID, *, message_id: str | None = None) -> None:
         if self.record_outages:
             self.record_outages -= 1
             raise DatabaseUnavailableError("still down")
         self.processed.add(event_id)
+        self.message_ids[event_id] = message_id
 
 
 @dataclass

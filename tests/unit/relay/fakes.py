@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from app.core.events import Event
 from app.core.outbox import outbox_row
 from relay.leases import LeaseLostError
-from relay.publisher import BrokerUnavailableError, Failure, Message
+from relay.publisher import Ack, BrokerUnavailableError, Failure, Message
 from relay.store import Backlog, ClaimedBatch, ClaimedRow, FailureRecord
 
 
@@ -27,15 +27,15 @@ class FakePublisher:
         if self.down:
             raise BrokerUnavailableError("fake broker is down")
 
-    async def publish(self, messages: Sequence[Message]) -> list[Failure | None]:
+    async def publish(self, messages: Sequence[Message]) -> list[Ack | Failure]:
         await self.ensure_ready()
-        outcomes: list[Failure | None] = []
+        outcomes: list[Ack | Failure] = []
         for m in messages:
             if m.key in self.reject_keys:
                 outcomes.append(Failure("MessageSizeTooLargeError: too big", permanent=True))
             else:
+                outcomes.append(Ack(0, len(self.sent)))
                 self.sent.append(m)
-                outcomes.append(None)
         return outcomes
 
     def event_ids(self) -> list[str]:
@@ -51,17 +51,18 @@ class StoredRow:
     attempts: int = 0
     last_error: str | None = None
     parked: bool = False
+    kafka: tuple[int, int] | None = None  # (partition, offset) once acknowledged
 
 
 @dataclass
 class _Batch:
     rows: Sequence[ClaimedRow]
-    published: list[int] = field(default_factory=list)
+    published: list[tuple[int, int, int]] = field(default_factory=list)
     failures: dict[int, tuple[int, str, bool]] = field(default_factory=dict)
     _store: FakeOutboxStore | None = None
 
-    async def mark_published(self, ids: Sequence[int]) -> None:
-        self.published.extend(ids)
+    async def mark_published(self, acks: Sequence[tuple[int, int, int]]) -> None:
+        self.published.extend(acks)
 
     async def record_failure(self, row_id: int, *, error: str, max_attempts: int) -> FailureRecord:
         assert self._store is not None
@@ -117,8 +118,9 @@ class FakeOutboxStore:
         batch = _Batch(rows=waiting[:limit], _store=self)
         yield batch  # an exception here is a rollback: nothing below happens
         now = time.time()
-        for row_id in batch.published:
+        for row_id, partition, offset in batch.published:
             self.rows[row_id].published_at = now
+            self.rows[row_id].kafka = (partition, offset)
         for row_id, (attempts, error, parked) in batch.failures.items():
             stored = self.rows[row_id]
             stored.attempts, stored.last_error, stored.parked = attempts, error, parked

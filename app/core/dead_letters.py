@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,8 +54,13 @@ class DeadLetter:
 
     @property
     def event_id(self) -> uuid.UUID | None:
+        """From its header, else from the value (a record from a producer that sent none)."""
+        candidate = self._text(EVENT_ID_HEADER)
+        if not candidate:
+            with contextlib.suppress(ValueError, AttributeError):
+                candidate = str(json.loads(self.value or b"").get("event_id", ""))
         try:
-            return uuid.UUID(self._text(EVENT_ID_HEADER))
+            return uuid.UUID(candidate)
         except ValueError:
             return None
 

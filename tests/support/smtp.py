@@ -127,6 +127,17 @@ class _RecordingHandler:
         self.messages: list[Received] = []
         self.failing_until = 0.0
         self.rejected = 0
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        with self.lock:
+            if address in self.refused:
+                self.rejected += 1
+                return "550 5.1.1 Mailbox unavailable (test)"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
         with self.lock:
@@ -177,6 +188,15 @@ class SmtpServer:
         """Answer every message with 451 (a transient failure) for the next `seconds`."""
         with self._handler.lock:
             self._handler.failing_until = time.monotonic() + seconds
+
+    def refuse(self, address: str) -> None:
+        """Answer RCPT TO `address` with 550 (a permanent failure) until `accept`."""
+        with self._handler.lock:
+            self._handler.refused.add(address)
+
+    def accept(self, address: str) -> None:
+        with self._handler.lock:
+            self._handler.refused.discard(address)
 
     def recover(self) -> None:
         with self._handler.lock:

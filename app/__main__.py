@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import structlog
 import uvicorn
 
+from app.api.metrics import MULTIPROC_ENV
 from app.core.logging import configure_logging
 from app.settings import ApiSettings
 
@@ -20,6 +22,9 @@ def main() -> None:
         structlog.get_logger(__name__).warning(
             "jwt_secret_generated", detail="JWT_SECRET unset: a random key, tokens end at restart"
         )
+    if settings.api_workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # Each worker counts into files here; GET /metrics in any worker adds them all up.
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="eventful-todo-api-metrics-")
     # An import string, so each of several workers builds its own app (and its own pool).
     uvicorn.run(
         "app.main:app",

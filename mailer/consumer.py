@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import structlog
@@ -62,6 +63,7 @@ class ConsumerLoop:
                     raise self._failure
                 if time.monotonic() - self._last_commit >= self._commit_interval:
                     await self.commit()
+                    await self._refresh_lag()
         finally:
             await self.drain(None)
             await self.commit()
@@ -163,6 +165,23 @@ class ConsumerLoop:
 
     def forget(self, partitions: set[TopicPartition]) -> None:
         self._tracker.forget(partitions)
+        for tp in partitions:
+            with contextlib.suppress(KeyError):
+                self._metrics.lag.remove(str(tp.partition))
+
+    async def _refresh_lag(self) -> None:
+        """Lag per partition: the log end the last fetch saw minus what is handled to the end."""
+        for tp in self._kafka.assignment():
+            end = self._kafka.highwater(tp)
+            if end is None:
+                continue  # nothing fetched from it yet
+            done = self._tracker.done_upto(tp)
+            if done is None:
+                try:
+                    done = await self._kafka.position(tp)
+                except KafkaError:
+                    continue
+            self._metrics.lag.labels(str(tp.partition)).set(max(end - done, 0))
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]

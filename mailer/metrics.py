@@ -22,3 +22,10 @@ class MailerMetrics:
         )
         self.in_flight = Gauge("mailer_in_flight", "Messages being handled", registry=registry)
         self.commits = Counter("mailer_commits_total", "Offset commits", registry=registry)
+        # One series per assigned partition of the topic: bounded by its partition count.
+        self.lag = Gauge(
+            "mailer_consumer_lag",
+            "Records on the partition not yet handled to the end (log end minus done)",
+            ["partition"],
+            registry=registry,
+        )

@@ -42,6 +42,13 @@ class OffsetTracker[P: Hashable]:
         state = self._partitions.get(partition)
         return len(state.in_flight) if state else 0
 
+    def done_upto(self, partition: P) -> int | None:
+        """The next offset not yet finished (what a commit now would store), if known."""
+        state = self._partitions.get(partition)
+        if state is None or state.next_offset is None:
+            return None
+        return min(state.in_flight) if state.in_flight else state.next_offset
+
     def committable(self, partitions: Iterable[P] | None = None) -> dict[P, int]:
         """Offsets (next to consume) that moved since the last `mark_committed`."""
         chosen = self._partitions.keys() if partitions is None else partitions

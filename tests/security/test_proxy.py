@@ -149,3 +149,13 @@ async def test_through_nginx_only_the_webhooks_take_a_body_over_the_app_bound(
     # Past nginx and the API's own bound: refused only for want of Mailjet's credentials.
     assert webhook.status_code == 401, webhook.text
     assert login.status_code == 413
+
+
+async def test_the_api_metrics_are_served_inside_the_network_but_not_through_nginx(
+    web: httpx.AsyncClient, production: Production
+) -> None:
+    assert (await web.get("/metrics")).status_code == 404
+    async with httpx.AsyncClient(base_url=production.api_url, timeout=10) as inside:
+        direct = await inside.get("/metrics")
+    assert direct.status_code == 200
+    assert "api_requests_total" in direct.text

@@ -9,9 +9,11 @@ from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from app.api.deps import StateDep
 from app.api.errors import problem_responses
+from app.api.metrics import exposition
 from app.api.schemas import Status
 
 router = APIRouter(tags=["health"])
@@ -24,6 +26,13 @@ READY_TIMEOUT_SECONDS = 2.0
 async def healthz() -> Status:
     """The process is up."""
     return Status()
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus metrics of this API (of all its workers); not served through nginx."""
+    body, kind = exposition()
+    return Response(body, media_type=kind)
 
 
 @router.get("/readyz", responses=problem_responses(503))

@@ -27,6 +27,8 @@ class FakeKafka:
         self.committed: dict[TopicPartition, int] = {}
         self.commits: list[dict[TopicPartition, int]] = []
         self.pauses = 0
+        #: The log end per partition as a fetch would report it; None until set.
+        self.ends: dict[TopicPartition, int] = {}
 
     def feed(
         self, partition: int, *offsets: int, headers: tuple[tuple[str, bytes], ...] = ()
@@ -64,6 +66,9 @@ class FakeKafka:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.committed.update(offsets)
         self.commits.append(dict(offsets))
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        return self.ends.get(partition)
 
     def position(self, partition: int) -> int | None:
         return self.committed.get(TopicPartition(self.topic, partition))

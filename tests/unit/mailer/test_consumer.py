@@ -196,3 +196,28 @@ async def test_revoked_partitions_are_drained_and_committed_first() -> None:
         assert kafka.commits[-1] == {P0: 1}
 
     await run_until(loop, body)
+
+
+async def test_the_lag_is_the_log_end_minus_what_is_handled_to_the_end() -> None:
+    kafka, handler = FakeKafka(), Gated()
+    kafka.feed(0, 0, 1, 2, 3)
+    kafka.ends[P0] = 10  # six more records the loop has not fetched yet
+    metrics = MailerMetrics(CollectorRegistry())
+    loop = make_loop(kafka, handler, metrics=metrics)
+
+    def lag() -> float | None:
+        return metrics.registry.get_sample_value("mailer_consumer_lag", {"partition": "0"})
+
+    async def body() -> None:
+        await until(lambda: len(handler.started) == 4)
+        await until(lambda: lag() == 10)  # offset 0 unfinished: nothing is done yet
+        handler.gate(0).set()
+        handler.gate(1).set()
+        await until(lambda: lag() == 8)
+        handler.gate(3).set()  # 2 still runs: 3 finishing does not count yet
+        await asyncio.sleep(0.05)
+        assert lag() == 8
+        handler.gate(2).set()
+        await until(lambda: lag() == 6)
+
+    await run_until(loop, body)

@@ -1,29 +1,62 @@
-"""A digest refused by SMTP for good: dead-lettered, traced, fixed, replayed, sent exactly once.
+"""What an operator sees and does, against the natively running API, relay, mailer, scheduler.
 
-Every step is what an operator types: `python -m relay trace` and `python -m mailer dlq`, run
-against the natively running API, relay and mailer of this module.
+A digest refused by SMTP for good is dead-lettered, traced, fixed, replayed and sent exactly
+once, every step with the commands an operator types (`python -m relay trace`, `python -m
+mailer dlq`); and every metric the Grafana dashboard queries is served by the real services.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.core.events import DAILY_DIGEST_REQUESTED, DailyDigestRequested
 from tests.support import ROOT
-from tests.support.processes import Deployment, wait_until
+from tests.support.ports import free_port
+from tests.support.processes import Deployment, http_ok, wait_until
 
 pytestmark = pytest.mark.e2e
 
 WAIT_SECONDS = 60
+# The sample names each metric type exposes, after its family name.
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "summary": ("", "_count", "_sum", "_created"),
+    "info": ("_info",),
+}
+
+
+def _dashboard_checker() -> ModuleType:
+    path = ROOT / "scripts" / "check_dashboard.py"
+    spec = importlib.util.spec_from_file_location("check_dashboard", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def served_names(url: str) -> set[str]:
+    """Every sample name /metrics can expose, labelled series not yet seen included."""
+    text = httpx.get(url, timeout=5).text
+    return {
+        family.name + suffix
+        for family in text_string_to_metric_families(text)
+        for suffix in SUFFIXES.get(family.type, ("",))
+    }
 
 
 def operator(deployment: Deployment, module: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -62,6 +95,7 @@ def test_a_digest_refused_with_550_is_replayed_after_the_fix_and_delivered_exact
     deployment: Deployment,
 ) -> None:
     email = f"dlq-{uuid.uuid4().hex[:10]}@example.com"
+    deployment.smtp.refuse(email)  # before the account exists: no digest can slip through
     with httpx.Client(base_url=deployment.api_url, timeout=30) as client:
         created = client.post(
             "/auth/register", json={"email": email, "password": "correct horse battery"}
@@ -70,7 +104,6 @@ def test_a_digest_refused_with_550_is_replayed_after_the_fix_and_delivered_exact
     user_id = uuid.UUID(created.json()["id"])
     day = datetime.now(UTC).date()
     event_id = DailyDigestRequested.id_for(user_id, day)
-    deployment.smtp.refuse(email)
 
     assert deployment.run_digest(day.isoformat()) == 0
     wait_until(lambda: any(d["event_id"] == str(event_id) for d in dead_letters(deployment)),
@@ -123,3 +156,30 @@ def test_a_digest_refused_with_550_is_replayed_after_the_fix_and_delivered_exact
     ]
     readable = operator(deployment, "relay", "trace", str(event_id)).stdout
     assert f"Message-ID {sent.message_id}" in readable
+
+
+def test_every_metric_the_dashboard_queries_is_served_by_a_running_service(
+    deployment: Deployment,
+) -> None:
+    port = free_port()
+    heartbeat = deployment.system.log_dir / "scheduler.heartbeat"
+    scheduler = deployment.system.add(
+        "scheduler",
+        [sys.executable, "-m", "scheduler"],
+        deployment.env
+        | {"SCHEDULER_METRICS_PORT": str(port), "SCHEDULER_HEARTBEAT_FILE": str(heartbeat)},
+        http_ok(f"http://127.0.0.1:{port}/healthz"),
+        port,
+    )
+    deployment.system.start("scheduler", timeout=60)
+    try:
+        httpx.get(f"{deployment.api_url}/healthz", timeout=5)  # at least one request counted
+        served: set[str] = set()
+        for name in ("api", "relay", "mailer", "scheduler"):
+            served |= served_names(f"http://127.0.0.1:{deployment.service(name).port}/metrics")
+    finally:
+        scheduler.stop()
+
+    wanted = _dashboard_checker().metric_names(_dashboard_checker().load())
+    assert len(wanted) >= 10
+    assert sorted(wanted - served) == []

@@ -13,7 +13,7 @@ from tenacity import wait_none
 from app.core.events import TaskCreated
 from mailer.handler import DigestHandler, KeyedLocks
 from mailer.message import Outcome, PermanentError, TransientError
-from mailer.render import render_digest
+from mailer.render import message_id_for, render_digest
 from tests.unit.mailer.factories import digest, digest_message, message
 from tests.unit.mailer.fakes import FakeDedupeStore, FakeTransport
 
@@ -142,3 +142,28 @@ async def test_keyed_locks_forget_keys_nobody_holds() -> None:
     async with locks.hold(key):
         assert len(locks) == 1
     assert len(locks) == 0
+
+
+async def test_the_message_id_the_email_gets_is_recorded_with_the_event() -> None:
+    store, transport = FakeDedupeStore(commit_failures=1), FakeTransport()
+    first, second = digest(), digest()
+    handler = DigestHandler(
+        store=store,
+        transport=transport,
+        render=partial(
+            render_digest,
+            mail_from="a@b.c",
+            timezone=ZoneInfo("UTC"),
+            message_id_domain="t",
+            unsubscribe_url=fake_link,
+        ),
+        record_wait=wait_none(),
+        message_id=partial(message_id_for, domain="t"),
+    )
+    await handler(digest_message(first))  # its claim's commit fails: recorded after the send
+    await handler(digest_message(second))
+    sent = {m["X-Event-Id"]: m["Message-ID"] for m in transport.sent}
+    assert store.message_ids == {
+        first.event_id: sent[str(first.event_id)],
+        second.event_id: sent[str(second.event_id)],
+    }

@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import text
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core.db import make_engine
 from app.core.dead_letters import DeadLetter, find, read_dead_letters
-from app.core.events import DAILY_DIGEST_REQUESTED
+from app.core.events import DAILY_DIGEST_REQUESTED, DailyDigestRequested
 from app.core.operator import (
     PAST,
     add_action_arguments,
@@ -46,6 +47,8 @@ _ROW = """
     FROM outbox
 """
 ROW_BY_EVENT = text(_ROW.format(extra=", payload, headers") + " WHERE event_id = :event_id")
+USER_BY_EMAIL = text("SELECT id FROM users WHERE lower(email) = lower(:email)")
+EVENTS_OF_TASK = text("SELECT event_id FROM outbox WHERE payload->>'task_id' = :task ORDER BY id")
 PROCESSED = text("SELECT processed_at, message_id FROM processed_events WHERE event_id = :id")
 ACTIONS = text(
     "SELECT at, actor, tool, action, target, detail FROM operator_actions"
@@ -194,24 +197,52 @@ async def journey(
     )
 
 
+async def _event_ids(engine: AsyncEngine, args: argparse.Namespace) -> list[uuid.UUID] | str:
+    """The events the operator asks about, or why there are none."""
+    if args.event_id is not None:
+        return [args.event_id]
+    async with engine.connect() as connection:
+        if args.task is not None:
+            rows = await connection.execute(EVENTS_OF_TASK, {"task": str(args.task)})
+            found = [row.event_id for row in rows]
+            return found or f"no outbox rows for task {args.task} (none, or all purged)"
+        user = await connection.scalar(USER_BY_EMAIL, {"email": args.digest_for})
+    if user is None:
+        return f"no user with the email {args.digest_for}"
+    # The digest's id is derived from (user, day): it can be traced before it even exists.
+    return [DailyDigestRequested.id_for(user, args.day)]
+
+
 async def _trace(args: argparse.Namespace, settings: RelaySettings) -> int:
     engine = make_engine(settings.sqlalchemy_url, pool_size=1)
     try:
-        found = await journey(
-            engine,
-            args.event_id,
-            kafka_servers=settings.kafka_bootstrap_servers,
-            dlq_topic=args.dlq_topic,
-        )
+        event_ids = await _event_ids(engine, args)
+        if isinstance(event_ids, str):
+            say(event_ids)
+            return 1
+        found = [
+            await journey(
+                engine,
+                event_id,
+                kafka_servers=settings.kafka_bootstrap_servers,
+                dlq_topic=args.dlq_topic,
+            )
+            for event_id in event_ids
+        ]
     finally:
         await engine.dispose()
-    if not found.known:
+    if not any(j.known for j in found):
         say(
-            f"no event {args.event_id}: not in the outbox, the mailer's records, the dead "
-            f"letters of {args.dlq_topic} or the operator actions"
+            f"no event {', '.join(map(str, event_ids))}: not in the outbox, the mailer's records,"
+            f" the dead letters of {args.dlq_topic} or the operator actions"
         )
         return 1
-    emit(found.document(), as_json=args.json, text=found.text())
+    documents = [j.document() for j in found]
+    emit(
+        documents[0] if args.event_id is not None else documents,
+        as_json=args.json,
+        text="\n\n".join(j.text() for j in found),
+    )
     return 0
 
 
@@ -313,7 +344,10 @@ def parser() -> argparse.ArgumentParser:
     # Run by relay/status.py before this parser is reached; listed here for --help.
     commands.add_parser("status", help="which relay owns which partitions, and their backlog")
     trace = commands.add_parser("trace", help="print the journey of one event")
-    trace.add_argument("event_id", type=uuid.UUID, metavar="EVENT_ID")
+    trace.add_argument("event_id", type=uuid.UUID, metavar="EVENT_ID", nargs="?")
+    trace.add_argument("--digest-for", metavar="EMAIL", help="the digest of this user's --day")
+    trace.add_argument("--day", type=date.fromisoformat, help="YYYY-MM-DD, with --digest-for")
+    trace.add_argument("--task", type=uuid.UUID, help="every event of this task")
     trace.add_argument("--json", action="store_true")
     trace.add_argument(
         "--dlq-topic",
@@ -343,6 +377,10 @@ def run(argv: Sequence[str]) -> int | None:
         return None
     if args.area == "parked" and args.command in ("replay", "discard"):
         check_selection(cli, args)
+    if args.area == "trace":
+        chosen = [args.event_id is not None, args.task is not None, args.digest_for is not None]
+        if sum(chosen) != 1 or (args.digest_for is None) != (args.day is None):
+            cli.error("trace takes one of: EVENT_ID, --task TASK_ID, --digest-for EMAIL --day DAY")
     settings = RelaySettings()
     command = _trace if args.area == "trace" else _parked
     return asyncio.run(command(args, settings))

@@ -80,6 +80,22 @@ async def test_trace_prints_the_partition_and_offset_kafka_acknowledged_for_the_
     assert "not its business" in readable.stdout  # a task event never reaches the mailer
 
 
+async def test_trace_of_a_task_follows_every_event_of_that_task(relay: Harness) -> None:
+    [created] = await relay.write(users=[uuid.uuid4()], per_key=1)
+    await relay.write(users=[uuid.uuid4()], per_key=2)  # other tasks' events
+
+    done = relay_cli(relay.settings, "trace", "--task", str(created.task_id), "--json")
+    assert done.returncode == 0, done.stderr
+    assert [j["event_id"] for j in json.loads(done.stdout)] == [str(created.event_id)]
+    unknown = relay_cli(relay.settings, "trace", "--task", str(uuid.uuid4()))
+    assert unknown.returncode == 1
+    assert "no outbox rows for task" in unknown.stdout
+    nobody = relay_cli(relay.settings, "trace", "--digest-for", "x@y.z", "--day", "2026-12-01")
+    assert (nobody.returncode, nobody.stdout.strip()) == (1, "no user with the email x@y.z")
+    both = relay_cli(relay.settings, "trace", str(created.event_id), "--task", str(uuid.uuid4()))
+    assert both.returncode == 2
+
+
 async def test_trace_of_an_unknown_event_says_so_and_exits_1(relay: Harness) -> None:
     unknown = uuid.uuid4()
     done = relay_cli(relay.settings, "trace", str(unknown))

@@ -173,3 +173,14 @@ async def test_purging_deletes_published_rows_in_batches_and_keeps_the_rest() ->
 
     assert len(store.rows) == 2
     assert len(store.unpublished()) == 2
+
+
+async def test_each_row_is_marked_with_the_partition_and_offset_of_its_own_ack() -> None:
+    store, publisher, forwarder = parts()
+    user, poison = uuid.uuid4(), uuid.uuid4()
+    store.add(*events(user, 1), *events(poison, 1), *events(user, 1))
+    publisher.reject_keys.add(str(poison).encode())
+
+    assert await forwarder.run_once() == 2
+    # The fake acks at partition 0, offsets in send order; the refused row gets none.
+    assert [s.kafka for s in store.rows.values()] == [(0, 0), None, (0, 1)]

@@ -34,6 +34,8 @@ def test_the_write_columns_are_columns_of_the_table_and_leave_the_rest_to_the_da
         "last_error",
         "parked_at",
         "slot",  # computed by PostgreSQL from the key
+        "kafka_partition",
+        "kafka_offset",  # where the broker stored it, written when marked
     }
 
 

@@ -158,8 +158,10 @@ class Journey:
             lines.append("  mailer    not its business (the mailer sends digests only)")
         else:
             lines.append("  mailer    no record yet")
-        for d in self.dead_letters:
-            lines.append(f"  dlq       {d['ref']} at {d['failed_at']}: {d['reason']} {d['detail']}")
+        lines += [
+            f"  dlq       {d['ref']} at {d['failed_at']}: {d['reason']} {d['detail']}"
+            for d in self.dead_letters
+        ]
         for a in self.actions:
             lines.append(f"  operator  {a['at']} {a['actor']}: {a['tool']} {a['action']}")
         return "\n".join(lines)
@@ -175,7 +177,8 @@ async def journey(
         actions = (await connection.execute(ACTIONS, {"id": event_id})).mappings().all()
     outbox = outbox_document(row)
     if outbox is not None:
-        outbox.pop("payload"), outbox.pop("headers")
+        for full_only in ("payload", "headers"):
+            outbox.pop(full_only)
     mailer = None
     if processed is not None:
         mailer = {
@@ -184,7 +187,8 @@ async def journey(
             "message_id": processed["message_id"],
         }
     letters: list[DeadLetter] = []
-    if mailer is None and (outbox is None or outbox["type"] == DAILY_DIGEST_REQUESTED):
+    # Read even when the digest was sent: a dead letter replayed since is part of its story.
+    if outbox is None or outbox["type"] == DAILY_DIGEST_REQUESTED:
         letters = find(await read_dead_letters(kafka_servers, dlq_topic), event_id)
     return Journey(
         event_id=event_id,

@@ -153,6 +153,7 @@ def test_a_digest_refused_with_550_is_replayed_after_the_fix_and_delivered_exact
     journey = as_json(operator(deployment, "relay", "trace", str(event_id), "--json"))
     assert journey["mailer"]["outcome"] == "sent"
     assert journey["mailer"]["message_id"] == sent.message_id
+    assert [d["reason"] for d in journey["dead_letters"]] == ["smtp-recipient-refused"]
     assert [(a["actor"], a["tool"], a["action"]) for a in journey["actions"]] == [
         ("carol@ops", "mailer dlq", "replay"),
         ("carol@ops", "mailer dlq", "replay"),

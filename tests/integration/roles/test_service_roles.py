@@ -97,6 +97,7 @@ REFUSED = {
         "read users": "SELECT email FROM users",
         "insert outbox rows": _OUTBOX_ROW,
         "read processed_events": "SELECT count(*) FROM processed_events",
+        "read the operator audit": "SELECT count(*) FROM operator_actions",
         "create a table": "CREATE TABLE relay_scratch (id int)",
         "create a temporary table": "CREATE TEMP TABLE relay_scratch (id int)",
     },
@@ -106,6 +107,9 @@ REFUSED = {
         "read the outbox": "SELECT payload FROM outbox",
         "forget processed events": "DELETE FROM processed_events",
         "rewrite processed events": "UPDATE processed_events SET processed_at = now()",
+        "forge an operator action": (
+            "INSERT INTO operator_actions (actor, tool, action, target) VALUES ('a', 'b', 'c', 'd')"
+        ),
         "create a table": "CREATE TABLE mailer_scratch (id int)",
     },
 }
@@ -298,15 +302,14 @@ async def test_the_mailer_role_claims_and_records_events_in_its_dedupe_table(
     store = PostgresDedupeStore(role_engines["todo_mailer"])
     event_id, other = uuid.uuid4(), uuid.uuid4()
 
-    async with store.claim(event_id) as claim:
+    async with store.claim(event_id, message_id="<a@t>") as claim:
         assert claim is not None
         await claim.commit()
-    async with store.claim(event_id) as duplicate:
+    async with store.claim(event_id, message_id="<a@t>") as duplicate:
         assert duplicate is None
-    await store.record(other)
+    await store.record(other, message_id="<b@t>")
 
     async with db.connect() as conn:
-        recorded = set(
-            (await conn.execute(text("SELECT event_id FROM processed_events"))).scalars()
-        )
-    assert recorded == {event_id, other}
+        rows = await conn.execute(text("SELECT event_id, message_id FROM processed_events"))
+        recorded = {row.event_id: row.message_id for row in rows}
+    assert recorded == {event_id: "<a@t>", other: "<b@t>"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 
@@ -22,10 +23,18 @@ def main() -> None:
         structlog.get_logger(__name__).warning(
             "jwt_secret_generated", detail="JWT_SECRET unset: a random key, tokens end at restart"
         )
-    if settings.api_workers > 1 and not os.environ.get(MULTIPROC_ENV):
-        # Each worker counts into files here; GET /metrics in any worker adds them all up.
-        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="eventful-todo-api-metrics-")
-    # An import string, so each of several workers builds its own app (and its own pool).
+    with contextlib.ExitStack() as cleanup:
+        if settings.api_workers > 1 and not os.environ.get(MULTIPROC_ENV):
+            # Each worker counts into files here; GET /metrics in any worker adds them all up.
+            metrics_dir = cleanup.enter_context(
+                tempfile.TemporaryDirectory(prefix="eventful-todo-api-metrics-")
+            )
+            os.environ[MULTIPROC_ENV] = metrics_dir
+        serve(settings)
+
+
+def serve(settings: ApiSettings) -> None:
+    """uvicorn with the app's import string, so each worker builds its own app and pool."""
     uvicorn.run(
         "app.main:app",
         host=settings.api_host,

@@ -99,7 +99,8 @@ banner() {
 [dev]   app           http://127.0.0.1:$DEV_WEB_PORT/
 [dev]   API docs      http://127.0.0.1:$DEV_WEB_PORT/api/docs   (API itself on 127.0.0.1:$DEV_API_PORT)
 [dev]   emails        $DEV_MAILDIR/new/, one file each (SMTP sink on 127.0.0.1:$DEV_SMTP_PORT); read them: make mail
-[dev]   metrics       relay http://127.0.0.1:$DEV_RELAY_METRICS_PORT/metrics, mailer http://127.0.0.1:$DEV_MAILER_HEALTH_PORT/metrics
+[dev]   metrics       api http://127.0.0.1:$DEV_API_PORT/metrics, relay http://127.0.0.1:$DEV_RELAY_METRICS_PORT/metrics, mailer http://127.0.0.1:$DEV_MAILER_HEALTH_PORT/metrics
+[dev]   operator      DATABASE_URL=$(url_for todo_owner) KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS .venv/bin/python -m relay trace EVENT_ID   (docs/operations.md)
 [dev]   digest now    DATABASE_URL=$DEV_SCHEDULER_DATABASE_URL .venv/bin/python -m scheduler run-once --date \$(date -I)
 [dev]   database      $(url_for todo_owner)   Kafka $KAFKA_BOOTSTRAP_SERVERS
 [dev] Ctrl-C stops everything.

@@ -24,14 +24,14 @@ from app.core.tracing import (
     tracer,
     tracing_enabled,
 )
-from relay.publisher import Failure
+from relay.publisher import Ack, Failure
 from relay.store import ClaimedRow
 
-#: Takes the publisher's outcomes, one per row (None = acknowledged), and ends the spans.
-type RecordOutcomes = Callable[[Sequence[Failure | None]], None]
+#: Takes the publisher's outcomes, one per row (an `Ack` or a `Failure`), and ends the spans.
+type RecordOutcomes = Callable[[Sequence[Ack | Failure]], None]
 
 
-def _nothing(_: Sequence[Failure | None]) -> None:
+def _nothing(_: Sequence[Ack | Failure]) -> None:
     return None
 
 
@@ -73,13 +73,17 @@ def traced_send(rows: Sequence[ClaimedRow]) -> Iterator[RecordOutcomes]:
     ]
     ended = False
 
-    def record(outcomes: Sequence[Failure | None]) -> None:
+    def record(outcomes: Sequence[Ack | Failure]) -> None:
         nonlocal ended
         for index, span in spans:
-            if (failure := outcomes[index]) is not None:
-                span.set_status(Status(StatusCode.ERROR, failure.error))
+            outcome = outcomes[index]
+            if isinstance(outcome, Failure):
+                span.set_status(Status(StatusCode.ERROR, outcome.error))
+            else:  # where the broker stored it, as the event's journey records it
+                span.set_attribute("messaging.destination.partition.id", str(outcome.partition))
+                span.set_attribute("messaging.kafka.offset", outcome.offset)
             span.end()
-        batch.set_attribute("relay.acknowledged", sum(o is None for o in outcomes))
+        batch.set_attribute("relay.acknowledged", sum(isinstance(o, Ack) for o in outcomes))
         batch.end()
         ended = True
 

@@ -21,7 +21,7 @@ from app.core.outbox import outbox_row
 from app.core.settings import CommonSettings
 from mailer.message import Message, Outcome
 from mailer.tracing import trace_ignored, traced, traced_transport
-from relay.publisher import Failure
+from relay.publisher import Ack, Failure
 from relay.store import ClaimedRow
 from relay.tracing import traced_send
 from tests.unit.mailer.fakes import FakeTransport
@@ -108,7 +108,7 @@ def test_each_sent_message_is_a_child_of_its_creation_context_and_its_batch_link
     rows = [_claimed(headers, 1), _claimed(None, 2), _claimed(headers, 3)]
 
     with traced_send(rows) as record:
-        record([None, None, Failure("MessageSizeTooLargeError", permanent=True)])
+        record([Ack(2, 40), Ack(2, 41), Failure("MessageSizeTooLargeError", permanent=True)])
 
     spans = exported.get_finished_spans()
     batch = next(
@@ -124,6 +124,9 @@ def test_each_sent_message_is_a_child_of_its_creation_context_and_its_batch_link
         assert span.kind is trace.SpanKind.PRODUCER
         assert [link.context for link in span.links] == [batch.get_span_context()]
     assert [s.status.status_code for s in sent] == [StatusCode.UNSET, StatusCode.ERROR]
+    assert sent[0].attributes is not None
+    assert sent[0].attributes["messaging.kafka.offset"] == 40
+    assert sent[0].attributes["messaging.destination.partition.id"] == "2"
     assert batch.parent is None
     assert [link.context.span_id for link in batch.links] == [_context_of(request).span_id] * 2
     assert batch.attributes is not None
@@ -148,7 +151,7 @@ def test_without_tracing_the_relay_and_the_mailer_add_nothing() -> None:
     assert traced(handler) is handler
     assert traced_transport(transport, host="smtp", port=25) is transport
     with traced_send([_claimed(None)]) as record:
-        record([None])
+        record([Ack(0, 0)])
 
 
 async def test_the_mailer_processes_a_message_in_its_creation_context_and_sends_within_it(

@@ -1,5 +1,6 @@
 """Lint the provisioned Grafana dashboard: it parses, has the pipeline's panels, and every panel
-and query uses the provisioned Prometheus data source with a well-formed query.
+and query uses the provisioned Prometheus data source with a well-formed query; and Prometheus
+scrapes each service on the port compose gives it.
 
 `python scripts/check_dashboard.py` exits 1 with one line per problem. `metric_names()` is also
 what the test that scrapes the real services uses to know which metrics the dashboard needs.
@@ -18,6 +19,15 @@ import yaml  # type: ignore[import-untyped,unused-ignore]  # no stubs in the loc
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "compose" / "grafana" / "dashboards" / "pipeline.json"
 DATASOURCES = ROOT / "compose" / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
+SCRAPES = ROOT / "compose" / "prometheus" / "prometheus.yml"
+COMPOSE = ROOT / "docker-compose.yml"
+#: Each scraped service and the variable that sets its metrics port in docker-compose.yml.
+METRICS_PORTS = {
+    "api": "API_PORT",
+    "relay": "RELAY_METRICS_PORT",
+    "mailer": "MAILER_HEALTH_PORT",
+    "scheduler": "SCHEDULER_METRICS_PORT",
+}
 #: What an operator looks for first; a panel may be renamed only together with this list.
 REQUIRED_PANELS = (
     "API request rate",
@@ -102,9 +112,28 @@ def provisioned_uid(path: Path = DATASOURCES) -> str:
     return str(prometheus["uid"])
 
 
+def scrape_problems(scrapes: dict[str, Any], compose: dict[str, Any]) -> list[str]:
+    """Each service scraped once, at `service:port` with the port compose configures."""
+    targets = {
+        job["job_name"]: [t for c in job.get("static_configs", []) for t in c.get("targets", [])]
+        for job in scrapes.get("scrape_configs", [])
+    }
+    found = []
+    for service, variable in METRICS_PORTS.items():
+        port = compose["services"].get(service, {}).get("environment", {}).get(variable)
+        expected = [f"{service}:{port}"]
+        if targets.get(service) != expected:
+            found.append(f"Prometheus scrapes {service} at {targets.get(service)}, not {expected}")
+    return found
+
+
 def main() -> int:
     try:
         found = problems(load(), provisioned_uid())
+        found += scrape_problems(
+            yaml.safe_load(SCRAPES.read_text(encoding="utf-8")),
+            yaml.safe_load(COMPOSE.read_text(encoding="utf-8")),
+        )
     except (OSError, ValueError, KeyError) as error:
         found = [f"cannot read the dashboard or its data source: {error}"]
     for problem in found:

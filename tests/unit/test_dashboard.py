@@ -60,3 +60,25 @@ def test_the_metric_names_are_read_from_every_query() -> None:
     expr = 'sum(rate(api_requests_total{status="5xx"}[5m])) / max(relay_outbox_parked)'
     names = check.metric_names({"panels": [{"targets": [{"expr": expr}]}]})
     assert names == {"api_requests_total", "relay_outbox_parked"}
+
+
+def test_a_scrape_target_on_another_port_than_compose_gives_the_service_is_reported() -> None:
+    compose = {
+        "services": {
+            "api": {"environment": {"API_PORT": 8000}},
+            "relay": {"environment": {"RELAY_METRICS_PORT": 9108}},
+            "mailer": {"environment": {"MAILER_HEALTH_PORT": 9103}},
+            "scheduler": {"environment": {"SCHEDULER_METRICS_PORT": 9105}},
+        }
+    }
+    jobs = {"api": "api:8000", "relay": "relay:9109", "mailer": "mailer:9103"}
+    scrapes = {
+        "scrape_configs": [
+            {"job_name": name, "static_configs": [{"targets": [target]}]}
+            for name, target in jobs.items()
+        ]
+    }
+    assert check.scrape_problems(scrapes, compose) == [
+        "Prometheus scrapes relay at ['relay:9109'], not ['relay:9108']",
+        "Prometheus scrapes scheduler at None, not ['scheduler:9105']",
+    ]

@@ -67,9 +67,7 @@ MARK_PUBLISHED = text(
     WHERE o.id = a.id
     """
 )
-MARK_PUBLISHED_FENCED = text(
-    str(MARK_PUBLISHED).rstrip() + " AND " + HOLDS_LEASE  # noqa: S608 - constants
-)
+MARK_PUBLISHED_FENCED = text(str(MARK_PUBLISHED).rstrip() + " AND " + HOLDS_LEASE)
 RECORD_FAILURE = text(
     """
     UPDATE outbox

@@ -2,7 +2,7 @@
 of what operators did to parked rows and dead letters.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 
 `outbox.kafka_partition` / `kafka_offset` are written by the relay in the statement that marks
 a row published, from the broker's acknowledgement. `processed_events.message_id` is written by
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -124,7 +124,7 @@ async def test_a_claim_or_mark_with_a_lease_taken_over_publishes_and_marks_nothi
         await asyncio.sleep(0.7)  # paused with the rows in hand
         await heir.leases.heartbeat()
         with pytest.raises(LeaseExpiredError):
-            await batch.mark_published([row.id for row in batch.rows])
+            await batch.mark_published([(row.id, 0, n) for n, row in enumerate(batch.rows)])
     assert await relay.unpublished() == 10
     forwarder = Forwarder(stale, publisher, settings)
     with pytest.raises(LeaseExpiredError):

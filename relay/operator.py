@@ -38,6 +38,7 @@ from app.core.operator import (
     record_action,
     say,
 )
+from app.core.outbox import OUTBOX_CHANNEL
 from relay.settings import RelaySettings
 
 TOOL = "relay parked"
@@ -72,7 +73,7 @@ PARKED = text(
 # Fresh attempts; the NOTIFY wakes the relay at commit instead of at its next fallback poll.
 REPLAY = text("UPDATE outbox SET parked_at = NULL, attempts = 0, last_error = NULL WHERE id = :id")
 DISCARD = text("DELETE FROM outbox WHERE id = :id")
-WAKE_RELAY = text("SELECT pg_notify('outbox', '')")
+WAKE_RELAY = text("SELECT pg_notify(:channel, '')").bindparams(channel=OUTBOX_CHANNEL)
 
 
 def outbox_document(row: RowMapping | None) -> dict[str, Any] | None:

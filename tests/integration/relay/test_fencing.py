@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from relay.publisher import KafkaPublisher, Message, ProducerFencedError
+from relay.publisher import Ack, KafkaPublisher, Message, ProducerFencedError
 from tests.integration.relay.conftest import Harness, consume
 
 pytestmark = pytest.mark.integration
@@ -40,9 +40,8 @@ async def test_a_zombies_open_transaction_is_aborted_and_its_late_commit_refused
             await (await zombie.send(relay.topic, b"zombie", key=key.encode()))
 
         await heir.fence(zombie_id)
-        assert (
-            await heir.publish([message(relay.topic, key, n) for n in (1, 2, 3, 4)]) == [None] * 4
-        )
+        outcomes = await heir.publish([message(relay.topic, key, n) for n in (1, 2, 3, 4)])
+        assert all(isinstance(outcome, Ack) for outcome in outcomes), outcomes
 
         with pytest.raises(KafkaError):  # resumed: its commit is refused
             await zombie.commit_transaction()
@@ -58,7 +57,8 @@ async def test_a_fenced_publisher_raises_instead_of_publishing(relay: Harness) -
     zombie = KafkaPublisher(relay.settings)
     heir = KafkaPublisher(relay.settings)
     try:
-        assert await zombie.publish([message(relay.topic, "k", 1)]) == [None]
+        [outcome] = await zombie.publish([message(relay.topic, "k", 1)])
+        assert isinstance(outcome, Ack), outcome
         await heir.fence(zombie.transactional_id)
         with pytest.raises(ProducerFencedError):
             await zombie.publish([message(relay.topic, "k", 2)])

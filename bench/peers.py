@@ -43,20 +43,18 @@ if __package__ in (None, ""):  # `python bench/peers.py`: make the repository im
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from sqlalchemy import insert
 
 from app.core.db import make_engine, make_session_factory
 from app.core.events import TaskCreated
-from app.core.models import OutboxEvent
-from app.core.outbox import append_to_outbox, outbox_row
+from app.core.outbox import append_to_outbox
 from bench import debezium, kafka_ceiling
 from bench.database import bench_database, required_env
+from bench.relay_drain import USERS, insert_events
 from bench.stats import percentile
 from tests.support.ports import free_port
 from tests.support.processes import PYTHON, Service, base_env, http_ok, relay_argv
 
 RESULTS = Path(__file__).resolve().parent / "results"
-USERS = [uuid.uuid4() for _ in range(1000)]
 PARTITIONS = 6  # the relay's default for the topics it creates
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -84,21 +82,10 @@ def new_topic(servers: str, phase: str) -> str:
 async def _fill(url: str, topic: str, events: int) -> None:
     engine = make_engine(url)
     try:
-        async with engine.begin() as conn:  # one transaction: a backlog appears at once
-            for start in range(0, events, 10_000):
-                rows = [
-                    outbox_row(
-                        TaskCreated(
-                            user_id=USERS[i % len(USERS)], task_id=uuid.uuid4(), title=f"task {i}"
-                        ),
-                        topic=topic,
-                    )
-                    for i in range(start, min(start + 10_000, events))
-                ]
-                await conn.execute(insert(OutboxEvent), rows)
+        await insert_events(engine, topic, events)  # one transaction: a backlog appears at once
     finally:
         await engine.dispose()
-    # Fresh statistics, as the relay's own drain bench has them (a stale plan is another issue).
+    # Fresh statistics for both relays alike (Debezium reads the WAL, not the table).
     with psycopg.connect(_libpq(url), autocommit=True) as conn:
         conn.execute("ANALYZE outbox")
 

@@ -8,6 +8,7 @@ Kafka topic `tests.support.kafka`.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -23,6 +24,7 @@ import httpx
 from sqlalchemy import make_url
 
 from tests.support import ROOT
+from tests.support.kafka import delete_topics
 from tests.support.ports import Health, free_port
 from tests.support.smtp import SmtpServer
 
@@ -320,6 +322,24 @@ class Deployment:
         env = self.env | {"MAILER_HEALTH_PORT": str(port)}
         health = http_ok(f"http://127.0.0.1:{port}/healthz")
         return self.system.add(name, mailer_argv(), env, health, port)
+
+    def add_pipeline(self) -> Service:
+        """The API, one relay and one mailer; returns the API."""
+        api = self.add_api()
+        self.add_relay()
+        self.add_mailer()
+        return api
+
+    @contextmanager
+    def serving(self, *names: str, timeout: float = 60) -> Iterator[Deployment]:
+        """Start `names`, yield, then stop every process and delete the run's topics."""
+        self.system.start(*names, timeout=timeout)
+        try:
+            yield self
+        finally:
+            self.system.close()
+            topics = [self.env["KAFKA_TOPIC"], self.env["KAFKA_DLQ_TOPIC"]]
+            asyncio.run(delete_topics(self.kafka_servers, topics))
 
     def run_digest(self, day: str) -> int:
         """One `python -m scheduler run-once --date day`; its exit code."""

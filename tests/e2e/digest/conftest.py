@@ -3,14 +3,12 @@ against a database and a topic of their own, with a real SMTP server that record
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.kafka import delete_topics
 from tests.support.migrations import migrated_database
 from tests.support.processes import Deployment, deployment_env, running_system
 from tests.support.smtp import SmtpServer
@@ -36,12 +34,6 @@ def deployment(
             run_id=uuid.uuid4().hex[:12],
         )
         deployed = Deployment(system, env, e2e_database_url, kafka_servers, smtp)
-        deployed.add_api()
-        deployed.add_relay()
-        deployed.add_mailer()
-        system.start("api", "relay", "mailer", timeout=60)
-        try:
+        deployed.add_pipeline()
+        with deployed.serving("api", "relay", "mailer"):
             yield deployed
-        finally:
-            system.close()
-            asyncio.run(delete_topics(kafka_servers, [env["KAFKA_TOPIC"], env["KAFKA_DLQ_TOPIC"]]))

@@ -6,7 +6,6 @@ Real processes: the API behind nginx (the public URL the emails link to), the re
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -21,7 +20,6 @@ from sqlalchemy import create_engine, text
 
 from app.core.events import DailyDigestRequested
 from tests.support import ROOT
-from tests.support.kafka import delete_topics
 from tests.support.migrations import migrated_database
 from tests.support.ports import free_port
 from tests.support.processes import (
@@ -87,9 +85,7 @@ def stack(
             MAILJET_WEBHOOK_PASSWORD=MAILJET_PASSWORD,
         )
         deployed = Deployment(system, env, database_url, kafka_servers, smtp)
-        api = deployed.add_api()
-        deployed.add_relay()
-        deployed.add_mailer()
+        api = deployed.add_pipeline()
         assert api.port is not None
         add_nginx(
             system,
@@ -98,12 +94,8 @@ def stack(
             nginx_dir=runtime / "nginx",
             nginx_bin=nginx,
         )
-        system.start("api", "relay", "mailer", "nginx", timeout=60)
-        try:
+        with deployed.serving("api", "relay", "mailer", "nginx"):
             yield Stack(deployed, web_url)
-        finally:
-            system.close()
-            asyncio.run(delete_topics(kafka_servers, [env["KAFKA_TOPIC"], env["KAFKA_DLQ_TOPIC"]]))
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.kafka import delete_topics
 from tests.support.migrations import migrated_database
 from tests.support.otlp import OtlpReceiver
 from tests.support.processes import Deployment, deployment_env, running_system
@@ -46,12 +44,6 @@ def traced(
             OTEL_BSP_SCHEDULE_DELAY="100",
         )
         deployed = Deployment(system, env, url, kafka_servers, smtp)
-        deployed.add_api()
-        deployed.add_relay()
-        deployed.add_mailer()
-        system.start("api", "relay", "mailer", timeout=60)
-        try:
+        deployed.add_pipeline()
+        with deployed.serving("api", "relay", "mailer"):
             yield deployed
-        finally:
-            system.close()
-            asyncio.run(delete_topics(kafka_servers, [env["KAFKA_TOPIC"], env["KAFKA_DLQ_TOPIC"]]))

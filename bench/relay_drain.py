@@ -39,10 +39,12 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import make_engine, make_session_factory
+from app.core.envelope import EVENT_ID_HEADER, header
 from app.core.events import TaskCreated
 from app.core.logging import configure_logging
 from app.core.models import OutboxEvent
 from app.core.outbox import append_to_outbox, outbox_row
+from app.core.process import tune_gc
 from bench.database import bench_database
 from bench.stats import percentile
 from relay.envelope import to_message
@@ -185,7 +187,9 @@ class AckClock(KafkaPublisher):
         now = time.time()
         for message, outcome in zip(messages, outcomes, strict=True):
             if isinstance(outcome, Ack):
-                self.acked_at.setdefault(dict(message.headers)["event_id"].decode(), now)
+                event_id = header(message.headers, EVENT_ID_HEADER)
+                assert event_id is not None
+                self.acked_at.setdefault(event_id.decode(), now)
         if self.expected and len(self.acked_at) >= self.expected:
             self.all_acked.set()
         return outcomes
@@ -363,6 +367,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(write_steadily(url, topic, rate, seconds))))
         return
     configure_logging(RelaySettings(log_level="WARNING", log_json=False), service="bench")
+    tune_gc()  # as `python -m relay` does: the drain and the latency run its loop in-process
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rate", type=int, default=500)

@@ -11,7 +11,7 @@ import sys
 from functools import partial
 
 from app.core.logging import configure_logging
-from app.core.process import run_until_signalled
+from app.core.process import run_until_signalled, tune_gc
 from app.core.tracing import configure_tracing
 from relay.operator import run
 from relay.service import serve
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(settings, service="relay")
     # Its statements run per batch, outside any event's trace: no database spans.
     configure_tracing(settings, service="relay", instrument_database=False)
+    tune_gc()  # a batch allocates tens of thousands of objects (decision 0016)
     run_until_signalled(partial(serve, settings))
 
 

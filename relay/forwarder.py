@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -55,27 +56,77 @@ class Forwarder:
     async def run_once(self) -> int:
         """Claim, publish and mark one batch; returns how many rows Kafka acknowledged."""
         async with self.cycle_lock:
-            return await self._cycle()
+            return await self._cycles(pipeline=False)
 
-    async def _cycle(self) -> int:
+    async def run_backlog(self) -> int:
+        """Like `run_once`, but while batches come back full, pipelined, for up to a heartbeat.
+
+        While Kafka commits batch N, the next claim reads batch N+1 (leaving out the rows still
+        in flight); while Kafka takes N+1, batch N is marked. Kafka transactions stay one at a
+        time, in claim order, and a row is still marked only after its transaction committed.
+        The run ends at a short batch (the backlog is drained) or after
+        `RELAY_HEARTBEAT_SECONDS`, so a lease can be released between two runs.
+        """
+        async with self.cycle_lock:
+            return await self._cycles(pipeline=True)
+
+    async def _cycles(self, *, pipeline: bool) -> int:
+        limit = self._settings.relay_batch_size
         await self._publisher.ensure_ready()  # during an outage: claim nothing at all
-        async with self._store.claim(self._settings.relay_batch_size) as batch:
-            rows = batch.rows
-            self._claimed = len(rows)
-            if not rows:
-                return 0
-            with traced_send(rows) as record_outcomes:
-                outcomes = await self._publisher.publish([to_message(row) for row in rows])
-                record_outcomes(outcomes)
-            acked_at = time.time()
-            acks = [(r, o) for r, o in zip(rows, outcomes, strict=True) if isinstance(o, Ack)]
-            acked = [row for row, _ in acks]
-            if acks:
-                await batch.mark_published([(r.id, a.partition, a.offset) for r, a in acks])
-            failed = [(r, o) for r, o in zip(rows, outcomes, strict=True) if isinstance(o, Failure)]
-            for row, failure in failed:
-                if failure.permanent:
-                    await self._record_failure(batch, row, failure)
+        ends = time.monotonic() + self._settings.relay_heartbeat_seconds
+        batch = await self._store.claim(limit)
+        self._claimed = len(batch.rows)
+        settling: asyncio.Task[int] | None = None  # the previous batch's marks
+        unmarked: list[int] = []  # its row ids, left out of the next claim until marked
+        acked = 0
+        try:
+            while batch.rows:
+                publishing = asyncio.ensure_future(self._publish(batch.rows))
+                following: asyncio.Future[ClaimedBatch] | None = None
+                if pipeline and len(batch.rows) == limit and time.monotonic() < ends:
+                    in_flight = [row.id for row in batch.rows]
+                    if settling is not None and not settling.done():
+                        in_flight += unmarked
+                    following = asyncio.ensure_future(self._store.claim(limit, excluding=in_flight))
+                try:
+                    outcomes = await publishing
+                except BaseException:
+                    _drop(following)
+                    raise
+                if any(isinstance(o, Failure) and not o.permanent for o in outcomes):
+                    _drop(following)  # retry this batch's failed rows before their successors
+                    following = None
+                if settling is not None:
+                    acked += await settling  # one batch's marks in flight at a time
+                settling = asyncio.ensure_future(self._settle(batch, outcomes))
+                unmarked = [row.id for row in batch.rows]
+                if following is None:
+                    break
+                batch = await following
+                self._claimed = len(batch.rows)
+        finally:
+            if settling is not None:
+                acked += await settling
+        return acked
+
+    async def _publish(self, rows: Sequence[ClaimedRow]) -> list[Ack | Failure]:
+        with traced_send(rows) as record_outcomes:
+            outcomes = await self._publisher.publish([to_message(row) for row in rows])
+            record_outcomes(outcomes)
+        return outcomes
+
+    async def _settle(self, batch: ClaimedBatch, outcomes: Sequence[Ack | Failure]) -> int:
+        """Mark what Kafka acknowledged, count the refusals; raise if the broker failed some."""
+        acked_at = time.time()
+        rows = batch.rows
+        acks = [(r, o) for r, o in zip(rows, outcomes, strict=True) if isinstance(o, Ack)]
+        acked = [row for row, _ in acks]
+        if acks:
+            await batch.mark_published([(r.id, a.partition, a.offset) for r, a in acks])
+        failed = [(r, o) for r, o in zip(rows, outcomes, strict=True) if isinstance(o, Failure)]
+        for row, failure in failed:
+            if failure.permanent:
+                await self._record_failure(batch, row, failure)
         self.metrics.published.inc(len(acked))
         for row in acked:
             self.metrics.latency.observe(max(acked_at - float(row.created), 0.0))
@@ -120,7 +171,7 @@ class Forwarder:
             wakeup.clear()  # before claiming, so a NOTIFY during the batch is not lost
             claimed_at = time.monotonic()
             try:
-                await self._run_once_with_backoff(stop)
+                await self._run_with_backoff(stop)
             except ShutdownRequestedError:
                 return
             interval_ms = next_claim_interval(
@@ -136,7 +187,7 @@ class Forwarder:
                 if (early := claimed_at + interval_ms / 1000 - time.monotonic()) > 0:
                     await wait_any(stop, seconds=early)
 
-    async def _run_once_with_backoff(self, stop: asyncio.Event) -> int:
+    async def _run_with_backoff(self, stop: asyncio.Event) -> int:
         async def sleep(seconds: float) -> None:
             await wait_any(stop, seconds=seconds)
             if stop.is_set():
@@ -152,7 +203,7 @@ class Forwarder:
             before_sleep=self._log_retry,
             reraise=True,
         )
-        return await retrying(self.run_once)
+        return await retrying(self.run_backlog)
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -178,6 +229,12 @@ def next_claim_interval(current_ms: float, claimed: int, *, base_ms: int, max_ms
     if claimed < current_ms / 2:
         return max(current_ms / 2, base_ms)
     return current_ms
+
+
+def _drop(claim: asyncio.Future[ClaimedBatch] | None) -> None:
+    # A claim is a read: left to finish on its own, its rows are claimed again next time.
+    if claim is not None:
+        claim.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -7,8 +7,7 @@ insert is `app.core.outbox`.) Unit tests use an in-memory fake of the same Proto
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, cast
 
@@ -29,6 +28,7 @@ CLAIM_ANY = text(
            extract(epoch FROM created_at) AS created
     FROM outbox
     WHERE published_at IS NULL AND parked_at IS NULL
+      AND id <> ALL(CAST(:excluding AS bigint[]))
     ORDER BY id
     LIMIT :batch
     """
@@ -52,6 +52,7 @@ CLAIM = text(
         FROM outbox
         WHERE fence.held AND published_at IS NULL AND parked_at IS NULL
           AND slot = ANY(CAST(:slots AS smallint[]))
+          AND id <> ALL(CAST(:excluding AS bigint[]))
         ORDER BY id
         LIMIT :batch) claimed ON true
     """  # noqa: S608 - composed of constants only
@@ -150,8 +151,9 @@ class ClaimedBatch(Protocol):
 
 
 class OutboxStore(Protocol):
-    def claim(self, limit: int) -> AbstractAsyncContextManager[ClaimedBatch]:
-        """Up to `limit` unpublished rows of the partitions we lease, in id order."""
+    async def claim(self, limit: int, *, excluding: Sequence[int] = ()) -> ClaimedBatch:
+        """Up to `limit` unpublished rows of the partitions we lease, in id order, but for the
+        rows `excluding` names (sent or being sent, not marked yet)."""
         ...
 
     async def purge(self, *, retention_seconds: float, limit: int) -> int:
@@ -205,18 +207,17 @@ class PostgresOutboxStore:
         self._engine = engine
         self._lease = lease
 
-    @asynccontextmanager
-    async def claim(self, limit: int) -> AsyncIterator[ClaimedBatch]:
+    async def claim(self, limit: int, *, excluding: Sequence[int] = ()) -> ClaimedBatch:
         lease = self._lease() if self._lease is not None else None
         if lease is not None and not lease.partitions:
-            yield _PostgresBatch(self._engine, [], lease)
-            return
+            return _PostgresBatch(self._engine, [], lease)
         async with self._engine.connect() as conn:
+            params: dict[str, Any] = {"batch": limit, "excluding": list(excluding)}
             if lease is None:
-                result = await conn.execute(CLAIM_ANY, {"batch": limit})
+                result = await conn.execute(CLAIM_ANY, params)
                 columns, skip = tuple(result.keys()), 0
             else:
-                params = {"batch": limit, "slots": list(lease.slots)} | _fence_params(lease)
+                params |= {"slots": list(lease.slots)} | _fence_params(lease)
                 result = await conn.execute(CLAIM, params)
                 columns, skip = tuple(result.keys())[1:], 1
             _check_columns(columns)
@@ -227,7 +228,7 @@ class PostgresOutboxStore:
         if skip and not (raw and raw[0][0]):
             raise LeaseExpiredError("lease not held when claiming")
         rows = [ClaimedRow._make(r[skip:]) for r in raw if r[skip] is not None]
-        yield _PostgresBatch(self._engine, rows, lease)
+        return _PostgresBatch(self._engine, rows, lease)
 
     async def purge(self, *, retention_seconds: float, limit: int) -> int:
         async with self._engine.connect() as conn:

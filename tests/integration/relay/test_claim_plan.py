@@ -80,18 +80,23 @@ async def test_statistics_say_all_published_yet_the_claim_reads_the_unpublished_
         ).scalar_one()
     assert estimate == 0  # the statistics really are stale: no NULL seen
 
-    plan = await explain(stale_statistics, CLAIM_ANY.text, {"batch": 1000})
+    for excluding in ([], list(range(1, 2001))):  # a pipelined claim leaves out 2 batches
+        plan = await explain(
+            stale_statistics, CLAIM_ANY.text, {"batch": 1000, "excluding": excluding}
+        )
 
-    assert_index_scan_without_sort(plan)
+        assert_index_scan_without_sort(plan)
 
 
 @pytest.mark.parametrize("share", [1, 2, 4], ids=["one relay", "one of two", "one of four"])
+@pytest.mark.parametrize("ahead", [False, True], ids=["first claim", "claimed ahead"])
 async def test_the_claim_of_a_relay_owning_a_share_of_the_partitions_is_an_index_scan_too(
-    stale_statistics: AsyncEngine, share: int
+    stale_statistics: AsyncEngine, share: int, ahead: bool
 ) -> None:
     partitions = list(range(0, 32, share))
     params = {
         "batch": 1000,
+        "excluding": list(range(1, 2001)) if ahead else [],
         "member": "m",
         "partitions": partitions,
         "epochs": [1] * len(partitions),

@@ -119,12 +119,12 @@ async def test_a_claim_or_mark_with_a_lease_taken_over_publishes_and_marks_nothi
     await relay.write(users=[uuid.uuid4() for _ in range(5)], per_key=2)
     publisher = FakePublisher()
     stale = PostgresOutboxStore(autocommit, lease=zombie.leases.current)
-    async with stale.claim(100) as batch:
-        assert len(batch.rows) == 10
-        await asyncio.sleep(0.7)  # paused with the rows in hand
-        await heir.leases.heartbeat()
-        with pytest.raises(LeaseExpiredError):
-            await batch.mark_published([(row.id, 0, n) for n, row in enumerate(batch.rows)])
+    batch = await stale.claim(100)
+    assert len(batch.rows) == 10
+    await asyncio.sleep(0.7)  # paused with the rows in hand
+    await heir.leases.heartbeat()
+    with pytest.raises(LeaseExpiredError):
+        await batch.mark_published([(row.id, 0, n) for n, row in enumerate(batch.rows)])
     assert await relay.unpublished() == 10
     forwarder = Forwarder(stale, publisher, settings)
     with pytest.raises(LeaseExpiredError):
@@ -142,8 +142,8 @@ async def test_a_relay_claims_only_rows_of_the_partitions_it_owns(
     claimed: dict[str, set[str]] = {}
     for name, member in (("first", first), ("second", second)):
         store = PostgresOutboxStore(autocommit, lease=member.leases.current)
-        async with store.claim(1000) as batch:
-            claimed[name] = {row.key for row in batch.rows}
+        batch = await store.claim(1000)
+        claimed[name] = {row.key for row in batch.rows}
     assert claimed["first"]
     assert claimed["second"]
     assert not claimed["first"] & claimed["second"]

@@ -285,7 +285,7 @@ async def test_the_relay_role_claims_publishes_parks_and_purges_with_its_own_sta
     async with relay.begin() as conn:
         await conn.execute(text("LISTEN outbox"))
         assert await conn.scalar(text("SELECT pg_try_advisory_xact_lock(42)"))
-        ids = [row.id for row in await conn.execute(CLAIM_ANY, {"batch": 10})]
+        ids = [row.id for row in await conn.execute(CLAIM_ANY, {"batch": 10, "excluding": []})]
         await conn.execute(
             MARK_PUBLISHED, mark_parameters([(i, 0, n) for n, i in enumerate(ids[:2])])
         )

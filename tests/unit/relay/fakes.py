@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.core.events import Event
@@ -62,21 +61,29 @@ class _Batch:
     _store: FakeOutboxStore | None = None
 
     async def mark_published(self, acks: Sequence[tuple[int, int, int]]) -> None:
+        assert self._store is not None
         self.published.extend(acks)
+        now = time.time()
+        for row_id, partition, offset in acks:  # each mark commits at once, as autocommit does
+            self._store.rows[row_id].published_at = now
+            self._store.rows[row_id].kafka = (partition, offset)
 
     async def record_failure(self, row_id: int, *, error: str, max_attempts: int) -> FailureRecord:
         assert self._store is not None
-        attempts = self._store.rows[row_id].attempts + 1
-        self.failures[row_id] = (attempts, error, attempts >= max_attempts)
-        return FailureRecord(attempts=attempts, parked=attempts >= max_attempts)
+        stored = self._store.rows[row_id]
+        stored.attempts += 1
+        stored.last_error, stored.parked = error, stored.attempts >= max_attempts
+        self.failures[row_id] = (stored.attempts, error, stored.parked)
+        return FailureRecord(attempts=stored.attempts, parked=stored.parked)
 
 
 class FakeOutboxStore:
-    """The outbox in a dict: a claim's changes apply when it ends cleanly, as at COMMIT."""
+    """The outbox in a dict; each mark or failure recorded applies at once, as autocommit does."""
 
     def __init__(self) -> None:
         self.rows: dict[int, StoredRow] = {}
         self.claims = 0
+        self.excluded: list[list[int]] = []  # what each claim was told to leave out
         #: Set to make every claim fail as a relay that lost its lease would.
         self.fenced = False
 
@@ -106,24 +113,17 @@ class FakeOutboxStore:
             if s.published_at is None and not s.parked
         ]
 
-    def claim(self, limit: int) -> AbstractAsyncContextManager[ClaimedBatch]:
-        return self._claim(limit)
-
-    @asynccontextmanager
-    async def _claim(self, limit: int) -> AsyncIterator[ClaimedBatch]:
+    async def claim(self, limit: int, *, excluding: Sequence[int] = ()) -> ClaimedBatch:
         if self.fenced:
             raise LeaseLostError
         self.claims += 1
-        waiting = [s.row for s in self.rows.values() if s.published_at is None and not s.parked]
-        batch = _Batch(rows=waiting[:limit], _store=self)
-        yield batch  # an exception here is a rollback: nothing below happens
-        now = time.time()
-        for row_id, partition, offset in batch.published:
-            self.rows[row_id].published_at = now
-            self.rows[row_id].kafka = (partition, offset)
-        for row_id, (attempts, error, parked) in batch.failures.items():
-            stored = self.rows[row_id]
-            stored.attempts, stored.last_error, stored.parked = attempts, error, parked
+        self.excluded.append(list(excluding))
+        waiting = [
+            s.row
+            for s in self.rows.values()
+            if s.published_at is None and not s.parked and s.row.id not in excluding
+        ]
+        return _Batch(rows=waiting[:limit], _store=self)
 
     async def purge(self, *, retention_seconds: float, limit: int) -> int:
         cutoff = time.time() - retention_seconds

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from app.core.events import TaskCreated
 from relay.forwarder import Forwarder
 from relay.leases import LeaseLostError
-from relay.publisher import BrokerUnavailableError
+from relay.publisher import Ack, BrokerUnavailableError, Failure, Message
 from relay.purge import purge_published
 from relay.settings import RelaySettings
 from tests.unit.relay.fakes import FakeOutboxStore, FakePublisher
@@ -184,3 +184,64 @@ async def test_each_row_is_marked_with_the_partition_and_offset_of_its_own_ack()
     assert await forwarder.run_once() == 2
     # The fake acks at partition 0, offsets in send order; the refused row gets none.
     assert [s.kafka for s in store.rows.values()] == [(0, 0), None, (0, 1)]
+
+
+async def test_a_backlog_run_claims_the_next_batch_while_kafka_takes_this_one() -> None:
+    store, publisher, forwarder = parts()
+    written = events(uuid.uuid4(), 8)
+    store.add(*written)
+
+    assert await forwarder.run_backlog() == 8
+
+    assert publisher.event_ids() == [str(e.event_id) for e in written], "one key, in order"
+    assert store.unpublished() == []
+    # Batches of three: each claim made during the previous batch's transaction left out the
+    # rows of the batches not yet marked; the short third batch ended the run.
+    assert store.excluded == [[], [1, 2, 3], [4, 5, 6, 1, 2, 3]]
+
+
+async def test_a_backlog_run_publishes_nothing_it_claimed_ahead_once_the_broker_fails() -> None:
+    store, publisher, forwarder = parts()
+    written = events(uuid.uuid4(), 9)
+    store.add(*written)
+    sends = 0
+    publish = publisher.publish
+
+    async def failing_second_batch(messages: Sequence[Message]) -> list[Ack | Failure]:
+        nonlocal sends
+        sends += 1
+        if sends == 2:
+            raise BrokerUnavailableError("the broker went away")
+        return await publish(messages)
+
+    publisher.publish = failing_second_batch  # type: ignore[method-assign]
+
+    with pytest.raises(BrokerUnavailableError):
+        await forwarder.run_backlog()
+
+    assert publisher.event_ids() == [str(e.event_id) for e in written[:3]]
+    assert store.unpublished() == [e.event_id for e in written[3:]], "the first batch is marked"
+    assert store.claims == 3, "the third batch was claimed ahead, then dropped unsent"
+
+
+async def test_a_backlog_run_stops_at_a_batch_the_broker_failed_in_part() -> None:
+    store, publisher, forwarder = parts()
+    written = events(uuid.uuid4(), 9)
+    store.add(*written)
+    publish = publisher.publish
+
+    async def one_transient_failure(messages: Sequence[Message]) -> list[Ack | Failure]:
+        outcomes = await publish(messages)
+        if len(publisher.sent) == 6:  # the second batch: its last message times out
+            publisher.sent.pop()
+            outcomes[-1] = Failure("KafkaTimeoutError", permanent=False)
+        return outcomes
+
+    publisher.publish = one_transient_failure  # type: ignore[method-assign]
+
+    with pytest.raises(BrokerUnavailableError):
+        await forwarder.run_backlog()
+
+    # The rows after the failed one, claimed ahead, were not sent before it.
+    assert publisher.event_ids() == [str(e.event_id) for e in written[:5]]
+    assert store.unpublished() == [e.event_id for e in written[5:]]

@@ -7,7 +7,7 @@ insert is `app.core.outbox`.) Unit tests use an in-memory fake of the same Proto
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, cast
 
@@ -212,12 +212,12 @@ class PostgresOutboxStore:
         if lease is not None and not lease.partitions:
             return _PostgresBatch(self._engine, [], lease)
         async with self._engine.connect() as conn:
-            params: dict[str, Any] = {"batch": limit, "excluding": list(excluding)}
+            params: dict[str, Any] = {"batch": limit, "excluding": int_array(excluding)}
             if lease is None:
                 result = await conn.execute(CLAIM_ANY, params)
                 columns, skip = tuple(result.keys()), 0
             else:
-                params |= {"slots": list(lease.slots)} | _fence_params(lease)
+                params |= {"slots": int_array(lease.slots)} | _fence_params(lease)
                 result = await conn.execute(CLAIM, params)
                 columns, skip = tuple(result.keys())[1:], 1
             _check_columns(columns)
@@ -248,9 +248,19 @@ class PostgresOutboxStore:
 def _fence_params(lease: Lease) -> dict[str, Any]:
     return {
         "member": lease.member,
-        "partitions": list(lease.partitions),
-        "epochs": list(lease.epochs),
+        "partitions": int_array(lease.partitions),
+        "epochs": int_array(lease.epochs),
     }
+
+
+def int_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal, '{1,2,3}', for a `CAST(:name AS bigint[])` parameter.
+
+    psycopg adapts a list element by element in Python: about 0.1 ms for the 320 numbers of a
+    claim's fence and slots, more for a batch's ids, on every claim and mark. The join costs a
+    few microseconds, and the statement stays the same.
+    """
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 async def _execute(engine: AsyncEngine, statement: Any, params: dict[str, Any]) -> int:
@@ -263,9 +273,9 @@ async def _execute(engine: AsyncEngine, statement: Any, params: dict[str, Any]) 
 def mark_parameters(acks: Sequence[tuple[int, int, int]]) -> dict[str, Any]:
     """`MARK_PUBLISHED`'s three arrays from (row id, Kafka partition, offset) triples."""
     return {
-        "ids": [a[0] for a in acks],
-        "kafka_partitions": [a[1] for a in acks],
-        "kafka_offsets": [a[2] for a in acks],
+        "ids": int_array(a[0] for a in acks),
+        "kafka_partitions": int_array(a[1] for a in acks),
+        "kafka_offsets": int_array(a[2] for a in acks),
     }
 
 

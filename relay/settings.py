@@ -81,7 +81,7 @@ class RelaySettings(CommonSettings):
             description="Claims start at most this often: under a stream of commits one "
             "transaction takes the rows of that interval; a quiet relay claims at once",
         ),
-    ] = 10
+    ] = 6
     relay_claim_interval_max_ms: Annotated[
         int,
         Field(

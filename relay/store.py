@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relay.leases import Lease, LeaseExpiredError
 
 # Claimed by state (`published_at IS NULL`), never after an `id > last_seen` cursor: ids are
-# taken at insert but become visible at commit, out of order. The partial index
-# ix_outbox_unpublished (id, slot) serves exactly this WHERE and ORDER BY, whatever ANALYZE saw:
-# it is the only index whose predicate answers `published_at IS NULL` (migration 0007). No row
-# locks: a partition has one owner at a time (relay/leases.py), and a paused owner that held
-# locks would stall its successor.
+# taken at insert but become visible at commit, out of order. The order is `published_at, id`:
+# the same as `id` (published_at is NULL on every row claimed), but only the partial index
+# ix_outbox_unpublished (published_at, id, slot) provides it, so no statistics can make the
+# planner walk the primary key through published rows instead, or sort the backlog
+# (migrations 0007 and 0009). No row locks: a partition has one owner at a time
+# (relay/leases.py), and a paused owner that held locks would stall its successor.
 CLAIM_ANY = text(
     """
     SELECT id, event_id::text AS event_id, topic, key, type, payload::text AS value, headers,
@@ -29,7 +30,7 @@ CLAIM_ANY = text(
     FROM outbox
     WHERE published_at IS NULL AND parked_at IS NULL
       AND id <> ALL(CAST(:excluding AS bigint[]))
-    ORDER BY id
+    ORDER BY published_at, id
     LIMIT :batch
     """
 )
@@ -53,7 +54,7 @@ CLAIM = text(
         WHERE fence.held AND published_at IS NULL AND parked_at IS NULL
           AND slot = ANY(CAST(:slots AS smallint[]))
           AND id <> ALL(CAST(:excluding AS bigint[]))
-        ORDER BY id
+        ORDER BY published_at, id
         LIMIT :batch) claimed ON true
     """  # noqa: S608 - composed of constants only
 )

@@ -77,8 +77,11 @@ class OutboxEvent(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
+        # Leads with `published_at` (NULL on every row in it), so that `ORDER BY published_at,
+        # id` (the claim's) is served by this index and by no other (migration 0009).
         Index(
             "ix_outbox_unpublished",
+            "published_at",
             "id",
             "slot",
             postgresql_where=text("published_at IS NULL AND parked_at IS NULL"),

@@ -135,7 +135,9 @@ while :; do
   wait "$honcho" || rc=$?
   kill -0 "$honcho" 2>/dev/null || break # not a signal that ended `wait`: honcho itself ended
 done
-if $stopping; then
+# Ctrl-C reaches honcho too (one process group), and it exits 130 once it stopped everything;
+# when its exit wins the race with our trap, the status still says it was Ctrl-C.
+if $stopping || [ "$rc" -eq 130 ]; then
   log "stopped"
   exit 0
 fi

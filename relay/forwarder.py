@@ -82,11 +82,11 @@ class Forwarder:
         try:
             while batch.rows:
                 publishing = asyncio.ensure_future(self._publish(batch.rows))
+                ids = [row.id for row in batch.rows]
                 following: asyncio.Future[ClaimedBatch] | None = None
-                if pipeline and len(batch.rows) == limit and time.monotonic() < ends:
-                    in_flight = [row.id for row in batch.rows]
-                    if settling is not None and not settling.done():
-                        in_flight += unmarked
+                if pipeline and len(ids) == limit and time.monotonic() < ends:
+                    marking = settling is not None and not settling.done()
+                    in_flight = ids + unmarked if marking else ids
                     following = asyncio.ensure_future(self._store.claim(limit, excluding=in_flight))
                 try:
                     outcomes = await publishing
@@ -99,7 +99,7 @@ class Forwarder:
                 if settling is not None:
                     acked += await settling  # one batch's marks in flight at a time
                 settling = asyncio.ensure_future(self._settle(batch, outcomes))
-                unmarked = [row.id for row in batch.rows]
+                unmarked = ids
                 if following is None:
                     break
                 batch = await following

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.core.events import Event
 from app.core.outbox import outbox_row
@@ -56,24 +56,18 @@ class StoredRow:
 @dataclass
 class _Batch:
     rows: Sequence[ClaimedRow]
-    published: list[tuple[int, int, int]] = field(default_factory=list)
-    failures: dict[int, tuple[int, str, bool]] = field(default_factory=dict)
-    _store: FakeOutboxStore | None = None
+    _store: FakeOutboxStore
 
     async def mark_published(self, acks: Sequence[tuple[int, int, int]]) -> None:
-        assert self._store is not None
-        self.published.extend(acks)
         now = time.time()
         for row_id, partition, offset in acks:  # each mark commits at once, as autocommit does
             self._store.rows[row_id].published_at = now
             self._store.rows[row_id].kafka = (partition, offset)
 
     async def record_failure(self, row_id: int, *, error: str, max_attempts: int) -> FailureRecord:
-        assert self._store is not None
         stored = self._store.rows[row_id]
         stored.attempts += 1
         stored.last_error, stored.parked = error, stored.attempts >= max_attempts
-        self.failures[row_id] = (stored.attempts, error, stored.parked)
         return FailureRecord(attempts=stored.attempts, parked=stored.parked)
 
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Row, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, select
 
 from app.core.clock import utcnow
-from app.core.db import UnitOfWork
+from app.core.db import PreparedStatements, UnitOfWork
 from app.core.events import UserPreferencesChanged
 from app.core.models import User
 
@@ -30,12 +28,13 @@ READ_USER = select(
 ).where(_USERS.id == bindparam("user_id", type_=_USERS.id.type))
 
 
-async def read_user(
-    conn: AsyncConnection, *, user_id: uuid.UUID
-) -> Row[uuid.UUID, str, datetime, str, bool] | None:
-    """The user's account and preferences as one row, or None when the user is gone."""
-    result = await conn.execute(READ_USER, {"user_id": user_id})
-    return result.first()
+async def read_user(conn: PreparedStatements, *, user_id: uuid.UUID) -> dict[str, Any] | None:
+    """The user's account and preferences as one row by column, or None when the user is gone.
+
+    One prepared statement (`READ_USER`), a single round trip on an autocommit connection.
+    """
+    rows = await conn.mappings(READ_USER, {"user_id": user_id})
+    return rows[0] if rows else None
 
 
 async def change_preferences(

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, Select, bindparam, false, func, insert, select, true
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import BigInteger, Select, bindparam, false, func, insert, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import ChangeSet, StatementRunner, UnitOfWork
+from app.core.db import ChangeSet, PreparedStatements, StatementRunner, UnitOfWork
 from app.core.events import (
     Event,
     TaskCompleted,
@@ -202,19 +201,18 @@ LIST_TASKS = {done: _list_tasks_statement(done) for done in (None, True, False)}
 
 
 async def list_tasks(
-    conn: AsyncConnection, *, user_id: uuid.UUID, done: bool | None, limit: int, offset: int
-) -> tuple[Sequence[Row[Any]], TaskCounts] | None:
+    conn: PreparedStatements, *, user_id: uuid.UUID, done: bool | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], TaskCounts] | None:
     """One page of the user's tasks, oldest first, and the counts of all of them; None: no user.
 
-    The hot read path: one statement (`LIST_TASKS`), a single round trip on an autocommit
-    connection. The rows carry the task columns of `TaskOut`.
+    The hot read path: one prepared statement (`LIST_TASKS`), a single round trip on an
+    autocommit connection. Each row is a dict holding the columns of `TaskOut` (and the counts).
     """
-    result = await conn.execute(
+    rows = await conn.mappings(
         LIST_TASKS[done], {"user_id": user_id, "limit": limit, "offset": offset}
     )
-    rows = result.all()
     if not rows:
         return None
-    counts = TaskCounts(open=rows[0].open_count, done=rows[0].done_count)
+    counts = TaskCounts(open=rows[0]["open_count"], done=rows[0]["done_count"])
     # An empty page is one row of counts whose task columns are NULL.
-    return ([] if rows[0].id is None else rows), counts
+    return ([] if rows[0]["id"] is None else rows), counts

@@ -7,11 +7,12 @@ decision 0008), where a transaction of its own would double the round trips of t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 import psycopg
+from psycopg.rows import AsyncRowFactory, dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from sqlalchemy import ClauseElement, Executable
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -119,15 +120,34 @@ class PreparedStatements:
 
     async def scalar(self, statement: Executable, parameters: Mapping[str, Any]) -> Any:
         """The first column of the first row, or None when there is no row."""
+        row = await self._run(statement, parameters, lambda cursor: cursor.fetchone())
+        return None if row is None else row[0]
+
+    async def mappings(
+        self, statement: Executable, parameters: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Every row, each a dict by column name (what a response model validates at once)."""
+        rows: list[dict[str, Any]] = await self._run(
+            statement, parameters, lambda cursor: cursor.fetchall(), row_factory=dict_row
+        )
+        return rows
+
+    async def _run(
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any],
+        fetch: Callable[[Any], Awaitable[Any]],
+        row_factory: AsyncRowFactory[Any] = tuple_row,
+    ) -> Any:
         assert isinstance(statement, ClauseElement)
         sql = self.sql(statement)
         params = {k: Jsonb(v) if isinstance(v, dict | list) else v for k, v in parameters.items()}
         try:
-            cursor = await self.connection.execute(sql, params, prepare=True)
-            row = await cursor.fetchone()
+            cursor = self.connection.cursor(row_factory=row_factory)
+            await cursor.execute(sql, params, prepare=True)
+            return await fetch(cursor)
         except psycopg.Error as exc:
             raise await self._as_sqlalchemy_error(exc, sql, params) from exc
-        return None if row is None else row[0]
 
     async def _as_sqlalchemy_error(
         self, exc: psycopg.Error, sql: str, params: dict[str, Any]

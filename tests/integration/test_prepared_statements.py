@@ -8,14 +8,14 @@ import uuid
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.db import PreparedStatements, make_engine
 from app.core.events import TaskCreated, decode_event
 from app.core.models import OutboxEvent, Task
 from app.core.outbox import outbox_row
-from app.tasks import CREATE_TASK, create_task
+from app.tasks import CREATE_TASK, LIST_TASKS, create_task
 
 pytestmark = pytest.mark.integration
 
@@ -93,3 +93,25 @@ def _params(user_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, object]:
     event = TaskCreated(user_id=user_id, task_id=uuid.uuid4(), title="t", event_id=event_id)
     task = {"task_id": event.task_id, "user_id": user_id, "title": "t"}
     return task | {"created_at": event.occurred_at} | outbox_row(event)
+
+
+async def test_rows_come_as_dicts_by_column_and_errors_as_sqlalchemys(
+    db: AsyncEngine, database_url: str
+) -> None:
+    user_id = await _user(db)
+    autocommit = make_engine(database_url, autocommit=True, pre_ping=False, pool_size=1)
+    try:
+        async with autocommit.connect() as conn:
+            runner = await PreparedStatements.on(conn)
+            for title in ("first", "second"):
+                await create_task(runner, user_id=user_id, title=title)
+            page = {"user_id": user_id, "limit": 1, "offset": 1}
+            rows = await runner.mappings(LIST_TASKS[None], page)
+            assert [(r["title"], r["open_count"], r["done_count"]) for r in rows] == [
+                ("second", 2, 0)
+            ]
+            with pytest.raises(DataError):  # PostgreSQL refuses a negative LIMIT
+                await runner.mappings(LIST_TASKS[None], page | {"limit": -1})
+            assert len(await runner.mappings(LIST_TASKS[False], page | {"offset": 0})) == 1
+    finally:
+        await autocommit.dispose()

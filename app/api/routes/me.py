@@ -10,6 +10,7 @@ from pydantic import Field, StrictBool
 from app.api.deps import StateDep, TokenUserId, UowDep
 from app.api.errors import problem_responses, unauthorized
 from app.api.schemas import NOT_NULL, PatchModel, UserOut
+from app.core.db import PreparedStatements
 from app.core.models import User
 from app.core.preferences import Timezone
 from app.preferences import read_user, update_preferences
@@ -37,12 +38,12 @@ def _found(user: User | None) -> User:
 @router.get("", response_model=MeOut)
 async def read_me(user_id: TokenUserId, state: StateDep) -> Response:
     """The caller's account and digest preferences."""
-    # One statement on an autocommit connection, no transaction around it.
+    # One prepared statement on an autocommit connection, no transaction around it.
     async with state.autocommit.connect() as conn:
-        user = await read_user(conn, user_id=user_id)
+        user = await read_user(await PreparedStatements.on(conn), user_id=user_id)
     if user is None:  # a valid token whose user was deleted
         raise unauthorized("Invalid or expired token")
-    body = MeOut.model_validate(user, from_attributes=True).model_dump_json()
+    body = MeOut.model_validate(user).model_dump_json()
     return Response(body, media_type="application/json")
 
 

@@ -43,11 +43,15 @@ async def list_my_tasks(
     query: Annotated[TaskQuery, Query()], user_id: TokenUserId, state: StateDep
 ) -> Response:
     """The caller's tasks, oldest first, with the counts a screen shows in headers."""
-    # One statement on an autocommit connection: the owner check, the counts and the page. A
-    # token whose user is gone gets no row and is a 401.
+    # One prepared statement on an autocommit connection: the owner check, the counts and the
+    # page. A token whose user is gone gets no row and is a 401.
     async with state.autocommit.connect() as conn:
         listed = await list_tasks(
-            conn, user_id=user_id, done=query.done, limit=query.limit, offset=query.offset
+            await PreparedStatements.on(conn),
+            user_id=user_id,
+            done=query.done,
+            limit=query.limit,
+            offset=query.offset,
         )
     if listed is None:
         raise unauthorized("Invalid or expired token")
@@ -57,7 +61,7 @@ async def list_my_tasks(
         "X-Open-Count": str(counts.open),
         "X-Done-Count": str(counts.done),
     }
-    body = TASK_LIST.dump_json(TASK_LIST.validate_python(tasks, from_attributes=True))
+    body = TASK_LIST.dump_json(TASK_LIST.validate_python(tasks))
     return Response(body, media_type="application/json", headers=headers)
 
 

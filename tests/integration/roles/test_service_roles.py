@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.db import SqlAlchemyUnitOfWork, make_session_factory
+from app.core.db import PreparedStatements, SqlAlchemyUnitOfWork, make_session_factory
 from app.ratelimit import LoginRateLimiter, RegistrationRateLimiter
 from app.security import Passwords
 from app.tasks import create_task, delete_task, get_owned_task, list_tasks, update_task
@@ -244,10 +244,12 @@ async def test_the_api_role_runs_accounts_and_tasks_through_the_domain_code(
         assert owned is not None
         await update_task(uow=uow, task=owned, title="write the runbook today", done=True)
     async with autocommit.connect() as conn:
-        listed = await list_tasks(conn, user_id=user.id, done=True, limit=10, offset=0)
+        listed = await list_tasks(
+            await PreparedStatements.on(conn), user_id=user.id, done=True, limit=10, offset=0
+        )
     assert listed is not None
     tasks, counts = listed
-    assert (counts.done, tasks[0].title) == (1, "write the runbook today")
+    assert (counts.done, tasks[0]["title"]) == (1, "write the runbook today")
     async with SqlAlchemyUnitOfWork(sessions) as uow:
         owned = await get_owned_task(session=uow.session, user_id=user.id, task_id=task.id)
         assert owned is not None

@@ -167,6 +167,7 @@ class Forwarder:
         """
         s = self._settings
         interval_ms: float = s.relay_claim_interval_ms
+        previous_claim_at: float | None = None
         while not stop.is_set():
             wakeup.clear()  # before claiming, so a NOTIFY during the batch is not lost
             claimed_at = time.monotonic()
@@ -174,9 +175,17 @@ class Forwarder:
                 await self._run_with_backoff(stop)
             except ShutdownRequestedError:
                 return
+            # The rows of this claim were committed since the previous claim started.
+            since_ms = (
+                interval_ms
+                if previous_claim_at is None
+                else (claimed_at - previous_claim_at) * 1000
+            )
+            previous_claim_at = claimed_at
             interval_ms = next_claim_interval(
                 interval_ms,
                 self._claimed,
+                since_ms,
                 base_ms=s.relay_claim_interval_ms,
                 max_ms=s.relay_claim_interval_max_ms,
             )
@@ -216,17 +225,24 @@ class Forwarder:
         log.warning("relay cycle failed, backing off", error=str(exc), kind=kind, retry_in=wait)
 
 
-def next_claim_interval(current_ms: float, claimed: int, *, base_ms: int, max_ms: int) -> float:
+def next_claim_interval(
+    current_ms: float, claimed: int, since_ms: float, *, base_ms: int, max_ms: int
+) -> float:
     """The shortest time between the next two claim starts, in milliseconds.
 
-    It doubles, up to `max_ms`, while a claim finds more rows than the interval has milliseconds
-    (a stream of over 1,000 events a second), and halves back towards `base_ms` once a claim
-    finds fewer than half that. A few more milliseconds of latency are cheap beside the CPU a
-    transaction and a Kafka round trip per handful of rows cost; a slower stream keeps the base.
+    `claimed` rows were committed in the `since_ms` since the previous claim started. While
+    that rate is over a row a millisecond (a stream of over 1,000 events a second), the interval
+    doubles, up to `max_ms`; once it falls under three rows in four milliseconds, it halves back
+    towards `base_ms`. A few more milliseconds of latency are cheap beside the CPU a transaction
+    and a Kafka round trip per handful of rows cost; a slower stream keeps the base.
+
+    The rate is taken over the time that really passed, not over the interval: one late claim
+    (a slow cycle, a pause) finds the rows of its whole wait, which is no heavier a stream.
     """
-    if claimed > current_ms:
+    rate = claimed / max(since_ms, current_ms, 1e-3)  # rows a millisecond
+    if rate > 1:
         return min(current_ms * 2, max(max_ms, base_ms))
-    if claimed < current_ms / 2:
+    if rate < 0.75:
         return max(current_ms / 2, base_ms)
     return current_ms
 

@@ -7,7 +7,7 @@ decision 0008), where a transaction of its own would double the round trips of t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -28,6 +28,8 @@ from typing_extensions import TypeVar  # a TypeVar default needs Python 3.13 wit
 from app.core.events import Event
 from app.core.outbox import DEFAULT_TOPIC, append_to_outbox
 from app.core.settings import CommonSettings
+
+RowT = TypeVar("RowT")  # what a psycopg row factory makes of a row
 
 
 def make_engine(
@@ -120,34 +122,28 @@ class PreparedStatements:
 
     async def scalar(self, statement: Executable, parameters: Mapping[str, Any]) -> Any:
         """The first column of the first row, or None when there is no row."""
-        row = await self._run(statement, parameters, lambda cursor: cursor.fetchone())
+        row = await (await self._execute(statement, parameters, tuple_row)).fetchone()
         return None if row is None else row[0]
 
     async def mappings(
         self, statement: Executable, parameters: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """Every row, each a dict by column name (what a response model validates at once)."""
-        rows: list[dict[str, Any]] = await self._run(
-            statement, parameters, lambda cursor: cursor.fetchall(), row_factory=dict_row
-        )
-        return rows
+        return await (await self._execute(statement, parameters, dict_row)).fetchall()
 
-    async def _run(
-        self,
-        statement: Executable,
-        parameters: Mapping[str, Any],
-        fetch: Callable[[Any], Awaitable[Any]],
-        row_factory: AsyncRowFactory[Any] = tuple_row,
-    ) -> Any:
+    async def _execute(
+        self, statement: Executable, parameters: Mapping[str, Any], rows: AsyncRowFactory[RowT]
+    ) -> psycopg.AsyncCursor[RowT]:
+        """Run it prepared; the (client-side) cursor then holds the whole result."""
         assert isinstance(statement, ClauseElement)
         sql = self.sql(statement)
         params = {k: Jsonb(v) if isinstance(v, dict | list) else v for k, v in parameters.items()}
+        cursor = self.connection.cursor(row_factory=rows)
         try:
-            cursor = self.connection.cursor(row_factory=row_factory)
             await cursor.execute(sql, params, prepare=True)
-            return await fetch(cursor)
         except psycopg.Error as exc:
             raise await self._as_sqlalchemy_error(exc, sql, params) from exc
+        return cursor
 
     async def _as_sqlalchemy_error(
         self, exc: psycopg.Error, sql: str, params: dict[str, Any]
